@@ -1,0 +1,127 @@
+# csi configuration: the environments csi operates.
+# Every key is described in the README ("Configuration"). Relative paths are relative
+# to this file; var files are relative to the terraform directory. Secrets never go in
+# this file: they come from the secrets var file, PGPASSWORD / password_file,
+# NOMAD_TOKEN / token_file and BORG_PASSPHRASE / BORG_PASSCOMMAND.
+
+# The six orchestrator services (Nomad service jobs), shared by every environment.
+service "job-creation" {
+  job_file = "nomad/job_creation.nomad"
+  job_id   = "job-creation"
+}
+service "job-configuration" {
+  job_file = "nomad/job_configuration.nomad"
+  job_id   = "job-configuration"
+}
+service "job-execution" {
+  job_file = "nomad/job_execution.nomad"
+  job_id   = "job-execution"
+}
+service "job-publication" {
+  job_file = "nomad/job_publication.nomad"
+  job_id   = "job-publication"
+}
+service "monitor" {
+  job_file = "nomad/monitor.nomad"
+  job_id   = "monitor"
+}
+service "worker-pool-management" {
+  job_file = "nomad/worker_pool_management.nomad"
+  job_id   = "worker-pool-management"
+}
+
+# Restart after a long downtime: each wave adds these job types to job_types_list.
+waves = [
+  ["fsc_rlie_job", "rlies1_job"],
+  ["sws_wds_job", "rlies1s2_job"],
+  ["gfsc_job"],
+]
+
+environment "prod" {
+  protected   = true
+  description = "The operational system"
+
+  terraform {
+    dir                    = "terraform/openstack"
+    binary                 = "terraform"
+    target                 = "module.core"
+    configuration_var_file = "prod_env_configuration.tfvars"
+    secrets_var_file       = "prod_env_secrets.tfvars"
+    expected_add           = 13
+    expected_destroy       = 13
+    parallelism            = 2
+    openstack_project_id   = "5f0c8a1e2b7d4c39a6e1f0b2c3d4e5f6"
+  }
+
+  nomad {
+    address = "http://tf-tete.prod.hrsi.example:4646"
+  }
+
+  database {
+    host = "tf-tutu.prod.hrsi.example"
+    port = 5432
+    user = "cosims_admin"
+    name = "cosims"
+  }
+
+  borg {
+    repository     = "ssh://borg@tf-tutu.prod.hrsi.example/var/backups/borg/cosims"
+    archive_prefix = "pgdump_"
+    max_backup_age = "26h"
+  }
+}
+
+environment "test" {
+  description = "A full copy of prod on another OpenStack project"
+
+  terraform {
+    dir                    = "terraform/openstack"
+    binary                 = "terraform"
+    configuration_var_file = "test_env_configuration.tfvars"
+    secrets_var_file       = "test_env_secrets.tfvars"
+    openstack_project_id   = "9a8b7c6d5e4f40312a1b2c3d4e5f6a7b"
+  }
+
+  nomad {
+    address = "http://tf-tete.test.hrsi.example:4646"
+  }
+
+  database {
+    host = "tf-tutu.test.hrsi.example"
+    port = 5432
+    user = "cosims_admin"
+    name = "cosims"
+  }
+
+  borg {
+    repository = "ssh://borg@tf-tutu.test.hrsi.example/var/backups/borg/cosims"
+  }
+}
+
+# Runs entirely on this machine: `scripts/sandbox.sh up` starts it.
+environment "sandbox" {
+  description = "Local rehearsal: real tofu, borg, PostgreSQL and the Nomad double"
+  state_dir   = ".sandbox/state"
+
+  terraform {
+    dir                    = "terraform/sandbox"
+    binary                 = "tools/bin/tofu"
+    configuration_var_file = "sandbox_env_configuration.tfvars"
+    secrets_var_file       = "sandbox_env_secrets.tfvars"
+  }
+
+  nomad {
+    address = "http://127.0.0.1:54646"
+  }
+
+  database {
+    host = "127.0.0.1"
+    port = 55432
+    user = "postgres"
+    name = "cosims"
+  }
+
+  borg {
+    repository = ".sandbox/borg"
+  }
+}

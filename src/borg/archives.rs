@@ -1,0 +1,123 @@
+//! Listing the repository's archives.
+
+use chrono::{DateTime, Local, NaiveDateTime, TimeZone, Utc};
+use serde::Deserialize;
+
+use crate::error::{usage, CsiError};
+use crate::process::Cmd;
+use crate::settings::BorgSettings;
+
+#[derive(Debug, Clone)]
+pub struct Borg {
+    repository: String,
+    settings_env: Vec<(&'static str, String)>,
+    passphrase: Option<crate::secret::Secret>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Archive {
+    pub name: String,
+    pub start: DateTime<Utc>,
+}
+
+#[derive(Deserialize)]
+struct ListJson {
+    archives: Vec<ArchiveJson>,
+}
+
+#[derive(Deserialize)]
+struct ArchiveJson {
+    name: String,
+    start: String,
+}
+
+impl Borg {
+    pub fn new(settings: &BorgSettings) -> Result<Self, CsiError> {
+        let repository = settings.repository.clone().ok_or_else(|| {
+            usage("no borg repository for this environment")
+                .with_hint("set borg.repository in csi.hcl or BORG_REPO")
+        })?;
+        let mut settings_env = Vec::new();
+        if let Some(rsh) = &settings.rsh {
+            settings_env.push((crate::env_vars::BORG_RSH, rsh.clone()));
+        }
+        if let Some(cmd) = &settings.passcommand {
+            settings_env.push((crate::env_vars::BORG_PASSCOMMAND, cmd.clone()));
+        }
+        Ok(Borg {
+            repository,
+            settings_env,
+            passphrase: settings.passphrase.clone(),
+        })
+    }
+
+    pub fn repository(&self) -> &str {
+        &self.repository
+    }
+
+    /// A borg command with the repository's environment. The repository is named
+    /// explicitly in csi.hcl, so borg's "previously unknown unencrypted repository"
+    /// question (which cannot be answered without a terminal) is answered yes.
+    pub fn command(&self) -> Cmd {
+        let mut cmd = Cmd::new("borg")
+            .env("LANG", "C.UTF-8")
+            .env("LC_ALL", "C.UTF-8")
+            .env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes")
+            .env_remove(crate::env_vars::BORG_REPO);
+        for (key, value) in &self.settings_env {
+            cmd = cmd.env(key, value);
+        }
+        if let Some(passphrase) = &self.passphrase {
+            cmd = cmd.secret_env(crate::env_vars::BORG_PASSPHRASE, passphrase);
+        }
+        cmd
+    }
+
+    /// Archives whose name matches the glob, oldest first.
+    pub async fn list(&self, glob: &str, last: Option<usize>) -> anyhow::Result<Vec<Archive>> {
+        let mut cmd = self
+            .command()
+            .args(["list", "--json", "--glob-archives", glob]);
+        if let Some(n) = last {
+            cmd = cmd.arg(format!("--last={n}"));
+        }
+        let output = cmd.arg(&self.repository).output().await?;
+        let parsed: ListJson = serde_json::from_slice(&output.stdout)?;
+        parsed
+            .archives
+            .into_iter()
+            .map(|a| {
+                Ok(Archive {
+                    start: parse_local_time(&a.start)?,
+                    name: a.name,
+                })
+            })
+            .collect()
+    }
+
+    /// The newest archive under the nightly prefix, if any.
+    pub async fn newest(&self, prefix: &str) -> anyhow::Result<Option<Archive>> {
+        Ok(self.list(&format!("{prefix}*"), Some(1)).await?.pop())
+    }
+}
+
+/// borg prints naive local times of the machine running it.
+fn parse_local_time(text: &str) -> anyhow::Result<DateTime<Utc>> {
+    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+        .map_err(|e| anyhow::anyhow!("unexpected borg timestamp `{text}`: {e}"))?;
+    Local
+        .from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| anyhow::anyhow!("borg timestamp `{text}` does not exist in local time"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn borg_timestamps_parse_with_and_without_fraction() {
+        assert!(super::parse_local_time("2026-11-19T04:00:00.000000").is_ok());
+        assert!(super::parse_local_time("2026-11-19T04:00:00").is_ok());
+        assert!(super::parse_local_time("yesterday").is_err());
+    }
+}

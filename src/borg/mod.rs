@@ -1,0 +1,5 @@
+//! borg, driven as a process.
+
+mod archives;
+
+pub use archives::{Archive, Borg};

@@ -1,0 +1,96 @@
+//! The command line, as clap sees it. Nothing here does any work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::OutputFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "csi",
+    version,
+    about = "Safe, resumable operations for the HR-S&I snow-and-ice production system",
+    long_about = "csi turns the HR-S&I runbook into commands that plan, show, confirm, \
+                  execute and verify. Every change is locked per environment and journaled."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Configuration file (default: $CSI_CONFIG, then csi.hcl here or in a parent)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where locks and journals live (default: from the config, then $XDG_STATE_HOME/csi)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Output format for data on stdout
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// More detail (repeat for debug logs)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors and data
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Answer yes to confirmations (never to a plan that differs from expectations)
+    #[arg(long, global = true)]
+    pub yes: bool,
+    /// Plan and show, change nothing
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// No colours (also: NO_COLOR)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Operate an environment (prod, test, sandbox, ...)
+    #[command(subcommand)]
+    Env(EnvCommand),
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// List the configured environments and their key settings
+    List,
+    /// Preflight: tools, var files, project, Nomad, database, borg
+    Check(EnvArg),
+    /// Show the environment's journal of operations
+    History(HistoryArgs),
+    /// Clear a lock left behind by an operation that died
+    Unlock(EnvArg),
+    /// Print the resolved settings and where each came from (secrets redacted)
+    #[command(hide = true)]
+    ShowSettings(EnvArg),
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArg {
+    /// The environment's name in csi.hcl
+    pub env: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    pub env: String,
+    /// Show only the last N operations
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Show every step, not only starts and outcomes
+    #[arg(long)]
+    pub steps: bool,
+}

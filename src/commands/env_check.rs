@@ -1,0 +1,39 @@
+//! `csi env check <env>`: every preflight check, one line each; non-zero on a failure.
+
+use super::Context;
+use crate::error::precondition;
+use crate::preflight::{self, Status};
+
+pub async fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
+    let settings = ctx.settings(env)?;
+    let checks = preflight::all(&settings).await;
+    if ctx.printer.is_json() {
+        ctx.printer.json(&checks);
+    } else {
+        for check in &checks {
+            let mark = match check.status {
+                Status::Ok => ctx.printer.ok_fail(true),
+                Status::Fail => ctx.printer.ok_fail(false),
+                Status::Skip => "SKIP".to_owned(),
+            };
+            ctx.printer
+                .data(&format!("{mark}  {:<26} {}", check.name, check.detail));
+        }
+    }
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .map(|c| c.name.as_str())
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(precondition(format!(
+            "{} check(s) failed for `{env}`: {}",
+            failed.len(),
+            failed.join(", ")
+        ))
+        .with_hint("fix what the FAIL lines say, then run the check again")
+        .into())
+    }
+}

@@ -1,0 +1,45 @@
+//! `csi env unlock <env>`: clears a lock left by an operation that died. A live
+//! operation's lock is never cleared.
+
+use serde_json::json;
+
+use super::Context;
+use crate::error::CsiError;
+use crate::journal::{Journal, Outcome};
+use crate::lock::{self, LockState};
+
+pub fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
+    let settings = ctx.settings(env)?;
+    let holder = match lock::inspect(&settings.state_dir)? {
+        LockState::Free => {
+            ctx.printer
+                .info(&format!("`{env}` is not locked; nothing to do"));
+            return Ok(());
+        }
+        LockState::Held { holder } => {
+            return Err(crate::error::precondition(format!(
+                "`{env}` is locked by a running operation: {}",
+                holder.describe()
+            ))
+            .with_hint("a live operation's lock is never cleared; wait for it to finish")
+            .into())
+        }
+        LockState::Stale { holder } => holder,
+    };
+    ctx.printer.info(&format!(
+        "`{env}` has a lock left by an operation that did not finish: {}",
+        holder.describe()
+    ));
+    if ctx.global.dry_run {
+        ctx.printer.info("dry run: the lock is left in place");
+        return Ok(());
+    }
+    ctx.prompter
+        .confirm("Clear this lock?", env, settings.protected)?;
+    lock::clear_stale(&settings.state_dir, env).map_err(CsiError::from)?;
+    let op = Journal::for_state_dir(&settings.state_dir)
+        .start("unlock", json!({ "cleared": holder }))?;
+    op.finish(Outcome::Ok, "stale lock cleared")?;
+    ctx.printer.info(&format!("lock on `{env}` cleared"));
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! One file per command. Handlers are thin: resolve settings, call the domain
+//! modules, print through the printer.
+
+mod completions;
+mod env_check;
+mod env_history;
+mod env_list;
+mod env_unlock;
+mod man;
+mod show_settings;
+
+use crate::cli::{Command, EnvCommand, GlobalArgs};
+use crate::config::{self, LoadedConfig};
+use crate::output::Printer;
+use crate::prompts::Prompter;
+use crate::settings::{self, Overrides, Settings};
+
+/// What every handler gets: the global flags, the printer and the prompter.
+pub struct Context {
+    pub global: GlobalArgs,
+    pub printer: Printer,
+    pub prompter: Prompter,
+}
+
+impl Context {
+    pub fn new(global: GlobalArgs, printer: Printer) -> Self {
+        let prompter = Prompter::new(global.yes);
+        Context {
+            global,
+            printer,
+            prompter,
+        }
+    }
+
+    pub fn config(&self) -> anyhow::Result<LoadedConfig> {
+        let path = config::find(self.global.config.as_deref())?;
+        Ok(config::load(&path)?)
+    }
+
+    pub fn settings(&self, env: &str) -> anyhow::Result<Settings> {
+        let config = self.config()?;
+        let overrides = Overrides {
+            state_dir: self.global.state_dir.clone(),
+        };
+        Ok(settings::resolve(&config, env, &overrides)?)
+    }
+}
+
+pub async fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Env(env) => match env {
+            EnvCommand::List => env_list::run(ctx),
+            EnvCommand::Check(args) => env_check::run(ctx, &args.env).await,
+            EnvCommand::History(args) => env_history::run(ctx, &args),
+            EnvCommand::Unlock(args) => env_unlock::run(ctx, &args.env),
+            EnvCommand::ShowSettings(args) => show_settings::run(ctx, &args.env),
+        },
+        Command::Completions { shell } => completions::run(shell),
+        Command::Man => man::run(),
+    }
+}

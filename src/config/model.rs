@@ -1,0 +1,131 @@
+//! The shape of `csi.hcl`, as written in the file. Every struct refuses unknown keys.
+//! Nothing here is resolved: see `settings` for the values csi actually uses.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Where locks and journals live; default `$XDG_STATE_HOME/csi`.
+    pub state_dir: Option<String>,
+    /// Services shared by every environment that declares none of its own.
+    #[serde(default)]
+    pub service: IndexMap<String, ServiceFile>,
+    /// Restart waves shared by every environment that declares none.
+    pub waves: Option<Vec<Vec<String>>>,
+    #[serde(default)]
+    pub environment: IndexMap<String, EnvironmentFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentFile {
+    #[serde(default)]
+    pub protected: bool,
+    pub description: Option<String>,
+    /// Overrides the top-level state_dir for this environment.
+    pub state_dir: Option<String>,
+    pub terraform: TerraformFile,
+    pub nomad: NomadFile,
+    pub database: DatabaseFile,
+    pub borg: BorgFile,
+    #[serde(default)]
+    pub service: IndexMap<String, ServiceFile>,
+    pub waves: Option<Vec<Vec<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerraformFile {
+    pub dir: String,
+    /// `terraform`, `tofu` or a path; autodetected when absent.
+    pub binary: Option<String>,
+    #[serde(default = "default_target")]
+    pub target: String,
+    pub configuration_var_file: String,
+    pub secrets_var_file: String,
+    #[serde(default = "default_expected")]
+    pub expected_add: u32,
+    #[serde(default = "default_expected")]
+    pub expected_destroy: u32,
+    #[serde(default = "default_parallelism")]
+    pub parallelism: u32,
+    #[serde(default = "default_lock_timeout")]
+    pub lock_timeout: String,
+    /// The OpenStack project the environment lives in; `OS_PROJECT_ID` must match.
+    pub openstack_project_id: Option<String>,
+    /// `git` (git-hash-<8 hex of HEAD>, `-changed` when dirty) or a fixed tag.
+    #[serde(default = "default_packages_tag")]
+    pub packages_tag: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NomadFile {
+    pub address: Option<String>,
+    pub namespace: Option<String>,
+    pub region: Option<String>,
+    pub ca_cert: Option<String>,
+    /// A file holding the ACL token (never the token itself in this file).
+    pub token_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceFile {
+    pub job_file: String,
+    pub job_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseFile {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub name: Option<String>,
+    pub service: Option<String>,
+    #[serde(default = "default_schema")]
+    pub schema: String,
+    /// A file holding the password (never the password itself in this file).
+    pub password_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BorgFile {
+    pub repository: Option<String>,
+    #[serde(default = "default_archive_prefix")]
+    pub archive_prefix: String,
+    /// A stop with no archive younger than this needs its own confirmation.
+    #[serde(default = "default_max_backup_age")]
+    pub max_backup_age: String,
+    pub rsh: Option<String>,
+    pub passcommand: Option<String>,
+}
+
+fn default_target() -> String {
+    "module.core".into()
+}
+fn default_expected() -> u32 {
+    13
+}
+fn default_parallelism() -> u32 {
+    2
+}
+fn default_lock_timeout() -> String {
+    "5m".into()
+}
+fn default_packages_tag() -> String {
+    "git".into()
+}
+fn default_schema() -> String {
+    "cosims".into()
+}
+fn default_archive_prefix() -> String {
+    "pgdump_".into()
+}
+fn default_max_backup_age() -> String {
+    "26h".into()
+}

@@ -1,0 +1,68 @@
+//! Connecting with the resolved settings (PG* variables already folded in).
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::settings::DatabaseSettings;
+
+pub async fn connect(
+    settings: &DatabaseSettings,
+    timeout: Duration,
+) -> anyhow::Result<tokio_postgres::Client> {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(settings.host.as_deref().unwrap_or("localhost"))
+        .port(settings.port.unwrap_or(5432))
+        .user(settings.user.as_deref().unwrap_or("postgres"))
+        .dbname(settings.name.as_deref().unwrap_or("postgres"))
+        .application_name("csi")
+        .connect_timeout(timeout);
+    if let Some(password) = &settings.password {
+        config.password(password.expose());
+    }
+    let (client, connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .with_context(|| format!("cannot connect to the database {}", describe(settings)))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!("database connection closed: {e}");
+        }
+    });
+    Ok(client)
+}
+
+#[derive(Debug)]
+pub struct ServerInfo {
+    pub version: String,
+    pub schema_present: bool,
+}
+
+/// Connects, reads the server version and whether the configured schema exists.
+pub async fn ping(settings: &DatabaseSettings, timeout: Duration) -> anyhow::Result<ServerInfo> {
+    let client = connect(settings, timeout).await?;
+    let row = client
+        .query_one(
+            "select current_setting('server_version'), \
+             exists(select 1 from pg_namespace where nspname = $1)",
+            &[&settings.schema],
+        )
+        .await
+        .context("querying the database")?;
+    Ok(ServerInfo {
+        version: row.get(0),
+        schema_present: row.get(1),
+    })
+}
+
+/// `user@host:port/name`, never the password.
+pub fn describe(settings: &DatabaseSettings) -> String {
+    format!(
+        "{}@{}:{}/{}",
+        settings.user.as_deref().unwrap_or("postgres"),
+        settings.host.as_deref().unwrap_or("localhost"),
+        settings.port.unwrap_or(5432),
+        settings.name.as_deref().unwrap_or("postgres"),
+    )
+}

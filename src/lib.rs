@@ -1,0 +1,25 @@
+//! csi: operations for the HR-S&I production system.
+//!
+//! Command handlers (`commands`) are thin; the work is done by domain modules that
+//! know nothing about the command line: `terraform`, `nomad`, `borg`, `database`,
+//! `journal`, `lock`, `prompts`, `output`, `process`.
+
+pub mod borg;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod database;
+pub mod env_vars;
+pub mod error;
+pub mod journal;
+pub mod lock;
+pub mod nomad;
+pub mod operation;
+pub mod output;
+pub mod preflight;
+pub mod process;
+pub mod prompts;
+pub mod run;
+pub mod secret;
+pub mod settings;
+pub mod terraform;

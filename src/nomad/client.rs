@@ -1,0 +1,92 @@
+//! An HTTP client for the Nomad API honouring NOMAD_ADDR, NOMAD_TOKEN (as the
+//! X-Nomad-Token header), NOMAD_NAMESPACE, NOMAD_REGION and NOMAD_CACERT.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::error::{usage, CsiError};
+use crate::settings::NomadSettings;
+
+const TOKEN_HEADER: &str = "X-Nomad-Token";
+
+#[derive(Debug, Clone)]
+pub struct NomadClient {
+    http: reqwest::Client,
+    address: String,
+    token: Option<crate::secret::Secret>,
+    namespace: Option<String>,
+    region: Option<String>,
+}
+
+impl NomadClient {
+    pub fn new(settings: &NomadSettings, timeout: Duration) -> Result<Self, CsiError> {
+        let address = settings.address.clone().ok_or_else(|| {
+            usage("no Nomad address for this environment")
+                .with_hint("set nomad.address in csi.hcl or NOMAD_ADDR")
+        })?;
+        let mut builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)));
+        if let Some(ca) = &settings.ca_cert {
+            let pem =
+                fs_err::read(ca).map_err(|e| usage(format!("cannot read NOMAD_CACERT: {e}")))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| usage(format!("{} is not a PEM certificate: {e}", ca.display())))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| usage(format!("cannot set up the Nomad client: {e}")))?;
+        Ok(NomadClient {
+            http,
+            address: address.trim_end_matches('/').to_owned(),
+            token: settings.token.clone(),
+            namespace: settings.namespace.clone(),
+            region: settings.region.clone(),
+        })
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        let mut request = self.http.get(format!("{}{path}", self.address));
+        if let Some(token) = &self.token {
+            request = request.header(TOKEN_HEADER, token.expose());
+        }
+        let mut query = Vec::new();
+        if let Some(ns) = &self.namespace {
+            query.push(("namespace", ns.as_str()));
+        }
+        if let Some(region) = &self.region {
+            query.push(("region", region.as_str()));
+        }
+        request.query(&query)
+    }
+
+    /// The address of the cluster's leader (`/v1/status/leader`).
+    pub async fn leader(&self) -> anyhow::Result<String> {
+        let response = self
+            .get("/v1/status/leader")
+            .send()
+            .await
+            .with_context(|| format!("cannot reach Nomad at {}", self.address))?;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            anyhow::bail!(
+                "Nomad at {} answered {status}: {}",
+                self.address,
+                body.trim()
+            );
+        }
+        let leader: String = serde_json::from_str(&body)
+            .with_context(|| format!("unexpected answer from {}/v1/status/leader", self.address))?;
+        if leader.is_empty() {
+            anyhow::bail!("Nomad at {} has no leader", self.address);
+        }
+        Ok(leader)
+    }
+}

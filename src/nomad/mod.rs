@@ -1,0 +1,5 @@
+//! The Nomad HTTP API.
+
+mod client;
+
+pub use client::NomadClient;

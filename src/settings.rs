@@ -1,0 +1,409 @@
+//! The values csi uses for one environment, resolved once: flags > environment
+//! variables > configuration file > defaults. Nothing else reads the environment.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::{EnvironmentFile, LoadedConfig};
+use crate::env_vars;
+use crate::error::{usage, CsiError};
+use crate::secret::Secret;
+
+/// The restart waves of the reference, each listing the job types it adds.
+pub const DEFAULT_WAVES: &[&[&str]] = &[
+    &["fsc_rlie_job", "rlies1_job"],
+    &["sws_wds_job", "rlies1s2_job"],
+    &["gfsc_job"],
+];
+
+#[derive(Debug, Serialize)]
+pub struct Settings {
+    pub config_path: PathBuf,
+    pub env_name: String,
+    pub protected: bool,
+    /// This environment's own folder for its lock and journal.
+    pub state_dir: PathBuf,
+    pub terraform: TerraformSettings,
+    pub nomad: NomadSettings,
+    pub services: Vec<Service>,
+    pub database: DatabaseSettings,
+    pub borg: BorgSettings,
+    pub waves: Vec<Vec<String>>,
+    /// Where each overridable value came from (`file`, `default`, `env NAME`).
+    pub origins: BTreeMap<&'static str, String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TerraformSettings {
+    pub dir: PathBuf,
+    pub binary: Option<String>,
+    pub target: String,
+    pub configuration_var_file: PathBuf,
+    pub secrets_var_file: PathBuf,
+    pub expected_add: u32,
+    pub expected_destroy: u32,
+    pub parallelism: u32,
+    pub lock_timeout: String,
+    pub openstack_project_id: Option<String>,
+    pub packages_tag: String,
+    /// Names (never values) of TF_VAR_* variables terraform will also see.
+    pub tf_var_names: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NomadSettings {
+    pub address: Option<String>,
+    pub token: Option<Secret>,
+    pub namespace: Option<String>,
+    pub region: Option<String>,
+    pub ca_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Service {
+    pub name: String,
+    pub job_file: PathBuf,
+    pub job_id: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DatabaseSettings {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub name: Option<String>,
+    pub service: Option<String>,
+    pub schema: String,
+    pub password: Option<Secret>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BorgSettings {
+    pub repository: Option<String>,
+    pub archive_prefix: String,
+    #[serde(with = "humantime_serde_compat")]
+    pub max_backup_age: Duration,
+    pub rsh: Option<String>,
+    pub passphrase: Option<Secret>,
+    pub passcommand: Option<String>,
+}
+
+/// Values given on the command line that override everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub state_dir: Option<PathBuf>,
+}
+
+pub fn resolve(
+    config: &LoadedConfig,
+    env_name: &str,
+    overrides: &Overrides,
+) -> Result<Settings, CsiError> {
+    let env = environment(config, env_name)?;
+    let base = config.base_dir();
+    let mut origins = BTreeMap::new();
+    let settings = Settings {
+        config_path: config.path.clone(),
+        env_name: env_name.to_owned(),
+        protected: env.protected,
+        state_dir: state_dir(config, env, overrides, &mut origins)?.join(env_name),
+        terraform: terraform(env, base),
+        nomad: nomad(env, base, &mut origins)?,
+        services: services(config, env, base),
+        database: database(env, base, &mut origins)?,
+        borg: borg(env, base, &mut origins)?,
+        waves: waves(config, env),
+        origins,
+    };
+    Ok(settings)
+}
+
+pub fn environment<'a>(
+    config: &'a LoadedConfig,
+    env_name: &str,
+) -> Result<&'a EnvironmentFile, CsiError> {
+    config.file.environment.get(env_name).ok_or_else(|| {
+        let known: Vec<&str> = config.file.environment.keys().map(String::as_str).collect();
+        usage(format!(
+            "unknown environment `{env_name}` in {}",
+            config.path.display()
+        ))
+        .with_hint(format!("known environments: {}", known.join(", ")))
+    })
+}
+
+/// Picks the environment variable when set, else the file's value, and records which.
+fn pick(
+    origins: &mut BTreeMap<&'static str, String>,
+    key: &'static str,
+    var: &'static str,
+    file: Option<String>,
+) -> Option<String> {
+    if let Some(value) = env_vars::get(var) {
+        origins.insert(key, format!("env {var}"));
+        return Some(value);
+    }
+    if file.is_some() {
+        origins.insert(key, "file".into());
+    }
+    file
+}
+
+fn state_dir(
+    config: &LoadedConfig,
+    env: &EnvironmentFile,
+    overrides: &Overrides,
+    origins: &mut BTreeMap<&'static str, String>,
+) -> Result<PathBuf, CsiError> {
+    if let Some(dir) = &overrides.state_dir {
+        origins.insert("state_dir", "flag --state-dir".into());
+        return Ok(dir.clone());
+    }
+    let from_file = env.state_dir.as_ref().or(config.file.state_dir.as_ref());
+    if let Some(dir) = pick(
+        origins,
+        "state_dir",
+        env_vars::CSI_STATE_DIR,
+        from_file.cloned(),
+    ) {
+        return Ok(relative_to(config.base_dir(), &dir));
+    }
+    origins.insert("state_dir", "default".into());
+    let xdg = env_vars::get(env_vars::XDG_STATE_HOME)
+        .map(PathBuf::from)
+        .or_else(|| env_vars::get(env_vars::HOME).map(|h| Path::new(&h).join(".local/state")))
+        .ok_or_else(|| {
+            usage("cannot choose a state directory: neither XDG_STATE_HOME nor HOME is set")
+                .with_hint("set CSI_STATE_DIR or state_dir in csi.hcl")
+        })?;
+    Ok(xdg.join("csi"))
+}
+
+fn terraform(env: &EnvironmentFile, base: &Path) -> TerraformSettings {
+    let tf = &env.terraform;
+    let dir = relative_to(base, &tf.dir);
+    let mut tf_var_names: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| name.starts_with(env_vars::TF_VAR_PREFIX))
+        .collect();
+    tf_var_names.sort();
+    TerraformSettings {
+        configuration_var_file: relative_to(&dir, &tf.configuration_var_file),
+        secrets_var_file: relative_to(&dir, &tf.secrets_var_file),
+        // A binary given as a path is relative to csi.hcl; a bare name is looked up on PATH.
+        binary: tf.binary.as_ref().map(|b| {
+            if b.contains('/') {
+                relative_to(base, b).display().to_string()
+            } else {
+                b.clone()
+            }
+        }),
+        target: tf.target.clone(),
+        expected_add: tf.expected_add,
+        expected_destroy: tf.expected_destroy,
+        parallelism: tf.parallelism,
+        lock_timeout: tf.lock_timeout.clone(),
+        openstack_project_id: tf.openstack_project_id.clone(),
+        packages_tag: tf.packages_tag.clone(),
+        tf_var_names,
+        dir,
+    }
+}
+
+fn nomad(
+    env: &EnvironmentFile,
+    base: &Path,
+    origins: &mut BTreeMap<&'static str, String>,
+) -> Result<NomadSettings, CsiError> {
+    let n = &env.nomad;
+    let token = match env_vars::get(env_vars::NOMAD_TOKEN) {
+        Some(token) => {
+            origins.insert("nomad.token", "env NOMAD_TOKEN".into());
+            Some(Secret::new(token))
+        }
+        None => secret_file(base, n.token_file.as_deref(), "nomad.token_file")?,
+    };
+    Ok(NomadSettings {
+        address: pick(
+            origins,
+            "nomad.address",
+            env_vars::NOMAD_ADDR,
+            n.address.clone(),
+        ),
+        namespace: pick(
+            origins,
+            "nomad.namespace",
+            env_vars::NOMAD_NAMESPACE,
+            n.namespace.clone(),
+        ),
+        region: pick(
+            origins,
+            "nomad.region",
+            env_vars::NOMAD_REGION,
+            n.region.clone(),
+        ),
+        ca_cert: pick(
+            origins,
+            "nomad.ca_cert",
+            env_vars::NOMAD_CACERT,
+            n.ca_cert.clone(),
+        )
+        .map(|p| relative_to(base, &p)),
+        token,
+    })
+}
+
+fn services(config: &LoadedConfig, env: &EnvironmentFile, base: &Path) -> Vec<Service> {
+    let declared = if env.service.is_empty() {
+        &config.file.service
+    } else {
+        &env.service
+    };
+    declared
+        .iter()
+        .map(|(name, service)| Service {
+            name: name.clone(),
+            job_file: relative_to(base, &service.job_file),
+            job_id: service.job_id.clone().unwrap_or_else(|| name.clone()),
+        })
+        .collect()
+}
+
+fn database(
+    env: &EnvironmentFile,
+    base: &Path,
+    origins: &mut BTreeMap<&'static str, String>,
+) -> Result<DatabaseSettings, CsiError> {
+    let d = &env.database;
+    let password = match env_vars::get(env_vars::PGPASSWORD) {
+        Some(p) => {
+            origins.insert("database.password", "env PGPASSWORD".into());
+            Some(Secret::new(p))
+        }
+        None => secret_file(base, d.password_file.as_deref(), "database.password_file")?,
+    };
+    let port = pick(
+        origins,
+        "database.port",
+        env_vars::PGPORT,
+        d.port.map(|p| p.to_string()),
+    )
+    .map(|p| {
+        p.parse::<u16>()
+            .map_err(|_| usage(format!("PGPORT `{p}` is not a port number")))
+    })
+    .transpose()?;
+    Ok(DatabaseSettings {
+        host: pick(origins, "database.host", env_vars::PGHOST, d.host.clone()),
+        user: pick(origins, "database.user", env_vars::PGUSER, d.user.clone()),
+        name: pick(
+            origins,
+            "database.name",
+            env_vars::PGDATABASE,
+            d.name.clone(),
+        ),
+        service: pick(
+            origins,
+            "database.service",
+            env_vars::PGSERVICE,
+            d.service.clone(),
+        ),
+        schema: d.schema.clone(),
+        port,
+        password,
+    })
+}
+
+fn borg(
+    env: &EnvironmentFile,
+    base: &Path,
+    origins: &mut BTreeMap<&'static str, String>,
+) -> Result<BorgSettings, CsiError> {
+    let b = &env.borg;
+    let max_backup_age = humantime::parse_duration(&b.max_backup_age).map_err(|e| {
+        usage(format!(
+            "borg.max_backup_age `{}` is not a duration: {e}",
+            b.max_backup_age
+        ))
+        .with_hint("write it like 26h or 2d")
+    })?;
+    let repository = pick(
+        origins,
+        "borg.repository",
+        env_vars::BORG_REPO,
+        b.repository.clone(),
+    )
+    .map(|repo| local_repository_path(base, &repo));
+    Ok(BorgSettings {
+        repository,
+        archive_prefix: b.archive_prefix.clone(),
+        max_backup_age,
+        rsh: pick(origins, "borg.rsh", env_vars::BORG_RSH, b.rsh.clone()),
+        passphrase: env_vars::get(env_vars::BORG_PASSPHRASE).map(Secret::new),
+        passcommand: pick(
+            origins,
+            "borg.passcommand",
+            env_vars::BORG_PASSCOMMAND,
+            b.passcommand.clone(),
+        ),
+    })
+}
+
+fn waves(config: &LoadedConfig, env: &EnvironmentFile) -> Vec<Vec<String>> {
+    env.waves
+        .clone()
+        .or_else(|| config.file.waves.clone())
+        .unwrap_or_else(|| {
+            DEFAULT_WAVES
+                .iter()
+                .map(|wave| wave.iter().map(|t| t.to_string()).collect())
+                .collect()
+        })
+}
+
+/// Reads a secret from a file named in the configuration (first line, trimmed).
+fn secret_file(base: &Path, file: Option<&str>, key: &str) -> Result<Option<Secret>, CsiError> {
+    let Some(file) = file else { return Ok(None) };
+    let path = relative_to(base, file);
+    let content =
+        fs_err::read_to_string(&path).map_err(|e| usage(format!("cannot read {key}: {e}")))?;
+    Ok(Some(Secret::new(
+        content.lines().next().unwrap_or("").trim(),
+    )))
+}
+
+/// Borg repositories are local paths or remote URLs; only local paths are relative.
+fn local_repository_path(base: &Path, repo: &str) -> String {
+    let remote = repo.contains("://") || repo.contains('@') || repo.contains(':');
+    if remote {
+        repo.to_owned()
+    } else {
+        relative_to(base, repo).display().to_string()
+    }
+}
+
+pub fn relative_to(base: &Path, path: &str) -> PathBuf {
+    let path = Path::new(path);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+/// The configured environments, for `env list` and completions.
+pub fn environment_names(config: &LoadedConfig) -> Vec<&str> {
+    config.file.environment.keys().map(String::as_str).collect()
+}
+
+mod humantime_serde_compat {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}

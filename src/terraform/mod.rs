@@ -1,0 +1,5 @@
+//! Terraform / OpenTofu: finding the binary and driving it.
+
+mod binary;
+
+pub use binary::{locate, version, Terraform};
