@@ -42,7 +42,9 @@ impl Context {
         let overrides = Overrides {
             state_dir: self.global.state_dir.clone(),
         };
-        Ok(settings::resolve(&config, env, &overrides)?)
+        let settings = settings::resolve(&config, env, &overrides)?;
+        crate::terraform::varfile::register_secret_values(&settings.terraform.secrets_var_file);
+        Ok(settings)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Terraform / OpenTofu: finding the binary and driving it.
 
 mod binary;
+pub mod varfile;
 
-pub use binary::{locate, version, Terraform};
+pub use binary::{find_program, locate, version, Terraform};

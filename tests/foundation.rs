@@ -1,0 +1,277 @@
+//! The foundation's promises, proven against the real binary and real components:
+//! configuration errors, preflight, secret redaction, the lock, and refusing to wait
+//! for a terminal that is not there.
+
+mod support;
+
+use support::borg::TestBorgRepo;
+use support::csi::{copy_terraform_sandbox, set_mode, ConfigParts, TestEnv};
+use support::nomad::NomadDouble;
+use support::postgres::TestPostgres;
+
+const PLANTED: &str = "planted-secret-7f3a9c1e";
+
+struct Bed {
+    env: TestEnv,
+    _pg: TestPostgres,
+    _borg: TestBorgRepo,
+    _nomad: NomadDouble,
+}
+
+/// A sandbox-like environment: a real PostgreSQL with the cosims fixture, a borg
+/// repository with a backdated nightly archive, tofu, and the Nomad double.
+fn test_bed(openstack_project_id: Option<&str>, protected: bool) -> Bed {
+    let pg = TestPostgres::start();
+    pg.create_cosims_db("cosims");
+    let borg = TestBorgRepo::create();
+    borg.add_dump_archive(&pg, "pgdump_2026-11-20T04:00:00", "2026-11-20T04:00:00");
+    let nomad = NomadDouble::start(&[]);
+    let scratch = tempfile::tempdir().unwrap();
+    let mut env = TestEnv::new("");
+    let tf_dir = copy_terraform_sandbox(env.path(), PLANTED);
+    drop(scratch);
+    let config = ConfigParts {
+        name: "sandbox",
+        protected,
+        terraform_dir: &tf_dir,
+        openstack_project_id,
+        nomad_address: &nomad.address,
+        pg_port: pg.port(),
+        borg_repo: borg.path(),
+    }
+    .render();
+    std::fs::write(&env.config, config).unwrap();
+    for (key, value) in borg.env() {
+        env.set_env(key, value.to_str().unwrap());
+    }
+    Bed {
+        env,
+        _pg: pg,
+        _borg: borg,
+        _nomad: nomad,
+    }
+}
+
+#[test]
+fn check_passes_against_the_real_test_bed() {
+    let bed = test_bed(None, false);
+    let run = bed.env.csi(&["env", "check", "sandbox"]);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    for check in [
+        "tool terraform",
+        "tool borg",
+        "tool psql",
+        "tool pg_dump",
+        "tool pg_dumpall",
+        "configuration var file",
+        "secrets var file",
+        "nomad reachable",
+        "database reachable",
+        "borg repository readable",
+    ] {
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.contains(check))
+            .unwrap_or_else(|| panic!("no line for {check}: {}", run.stdout));
+        assert!(line.starts_with("OK"), "{line}");
+    }
+    assert!(run.stdout.contains("tofu 1."), "{}", run.stdout);
+    assert!(run.stdout.contains("pgdump_2026-11-20T04:00:00"), "{}", run.stdout);
+    assert!(run.stdout.lines().any(|l| l.starts_with("SKIP") && l.contains("OpenStack project")));
+}
+
+#[test]
+fn check_fails_on_exposed_secrets_file_and_wrong_project() {
+    let bed = test_bed(Some("expected-project-0001"), false);
+    let secrets = bed.env.path().join("terraform-sandbox/sandbox_env_secrets.tfvars");
+    set_mode(&secrets, 0o644);
+    let run = bed
+        .env
+        .csi_with(&["env", "check", "sandbox", "--output", "json"], &[("OS_PROJECT_ID", "some-other-project")]);
+    assert_eq!(run.code, 4, "{}", run.all_output());
+    let checks: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let status = |name: &str| {
+        checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| (c["status"].as_str().unwrap().to_owned(), c["detail"].as_str().unwrap().to_owned()))
+            .unwrap()
+    };
+    let (s, detail) = status("secrets var file");
+    assert_eq!(s, "fail");
+    assert!(detail.contains("chmod 600"), "{detail}");
+    let (s, detail) = status("OpenStack project");
+    assert_eq!(s, "fail");
+    assert!(detail.contains("expected expected-project-0001"), "{detail}");
+    assert_eq!(status("database reachable").0, "ok");
+    assert!(run.stderr.contains("2 check(s) failed"), "{}", run.stderr);
+}
+
+#[test]
+fn planted_secret_is_found_nowhere() {
+    let bed = test_bed(None, false);
+    let secrets_env = [
+        ("PGPASSWORD", "planted-pgpassword-31d4"),
+        ("NOMAD_TOKEN", "planted-nomad-token-88aa"),
+        ("BORG_PASSPHRASE", "planted-borg-passphrase-5e"),
+    ];
+    let mut runs = Vec::new();
+    for args in [
+        &["env", "list"][..],
+        &["env", "list", "--output", "json"],
+        &["env", "show-settings", "sandbox"],
+        &["env", "check", "sandbox", "-vv"],
+        &["env", "history", "sandbox", "--steps"],
+    ] {
+        runs.push(bed.env.csi_with(args, &secrets_env));
+    }
+    // A failing child: tofu reads the var file and may quote it; csi must not.
+    let bad = bed.env.path().join("terraform-sandbox/sandbox_env_configuration.tfvars");
+    std::fs::write(&bad, format!("broken = = \"{PLANTED}\"\n")).unwrap();
+    runs.push(bed.env.csi_with(&["env", "check", "sandbox", "-vv"], &secrets_env));
+    let settings = &runs[2].stdout;
+    assert!(settings.contains("\"token\": \"********\""), "{settings}");
+    assert!(settings.contains("\"password\": \"********\""), "{settings}");
+    for run in &runs {
+        let text = run.all_output();
+        for secret in std::iter::once(PLANTED).chain(secrets_env.iter().map(|(_, v)| *v)) {
+            assert!(!text.contains(secret), "secret {secret} leaked:\n{text}");
+        }
+    }
+    let state = bed.env.state_files_text();
+    for secret in std::iter::once(PLANTED).chain(secrets_env.iter().map(|(_, v)| *v)) {
+        assert!(!state.contains(secret), "secret {secret} in state files");
+    }
+}
+
+fn plain_env() -> TestEnv {
+    let tf = tempfile::tempdir().unwrap();
+    let env = TestEnv::new("");
+    let config = ConfigParts {
+        name: "prod",
+        protected: true,
+        terraform_dir: tf.path(),
+        openstack_project_id: None,
+        nomad_address: "http://127.0.0.1:9",
+        pg_port: 9,
+        borg_repo: &env.path().join("borg"),
+    }
+    .render();
+    std::fs::write(&env.config, config).unwrap();
+    env
+}
+
+fn plant_stale_lock(env: &TestEnv, env_name: &str) {
+    let dir = env.state_dir.join(env_name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let holder = serde_json::json!({
+        "user": "alice", "host": "tf-toto", "pid": 999_999,
+        "command": "csi env stop prod", "since": "2026-11-20T10:00:00Z"
+    });
+    std::fs::write(dir.join("lock"), holder.to_string()).unwrap();
+}
+
+#[test]
+fn no_terminal_without_yes_refuses_at_once_and_changes_nothing() {
+    let env = plain_env();
+    plant_stale_lock(&env, "prod");
+    let before = std::fs::read(env.state_dir.join("prod/lock")).unwrap();
+    let started = std::time::Instant::now();
+    let run = env.csi(&["env", "unlock", "prod"]);
+    assert_eq!(run.code, 3, "{}", run.all_output());
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(run.stderr.contains("no terminal"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    assert_eq!(std::fs::read(env.state_dir.join("prod/lock")).unwrap(), before);
+}
+
+#[test]
+fn stale_lock_is_reported_and_cleared_explicitly() {
+    let env = plain_env();
+    plant_stale_lock(&env, "prod");
+    let dry = env.csi(&["env", "unlock", "prod", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.all_output());
+    assert!(dry.stderr.contains("alice@tf-toto (pid 999999, `csi env stop prod`)"), "{}", dry.stderr);
+    assert!(!std::fs::read(env.state_dir.join("prod/lock")).unwrap().is_empty());
+
+    let run = env.csi(&["env", "unlock", "prod", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert!(std::fs::read(env.state_dir.join("prod/lock")).unwrap().is_empty());
+    let history = env.csi(&["env", "history", "prod", "--output", "json"]);
+    let entries: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let last = entries.as_array().unwrap().last().unwrap();
+    assert_eq!(last["operation"], "unlock");
+    assert_eq!(last["outcome"], "ok");
+}
+
+#[test]
+fn a_second_operator_is_refused_while_the_lock_is_held() {
+    let env = plain_env();
+    let _held = csi_ops::lock::acquire(&env.state_dir.join("prod"), "prod", "csi env stop prod").unwrap();
+    let run = env.csi(&["env", "unlock", "prod", "--yes"]);
+    assert_eq!(run.code, 4, "{}", run.all_output());
+    assert!(run.stderr.contains("locked by a running operation"), "{}", run.stderr);
+    assert!(run.stderr.contains("csi env stop prod"), "{}", run.stderr);
+    assert!(matches!(
+        csi_ops::lock::inspect(&env.state_dir.join("prod")).unwrap(),
+        csi_ops::lock::LockState::Held { .. }
+    ));
+}
+
+#[test]
+fn configuration_errors_name_file_line_and_key() {
+    let env = TestEnv::new(
+        "environment \"prod\" {\n  terraform {\n    dir = \"t\"\n    configuration_var_file = \"c\"\n    secrets_var_file = \"s\"\n    parallelism = \"two\"\n  }\n}\n",
+    );
+    let run = env.csi(&["env", "list"]);
+    assert_eq!(run.code, 2, "{}", run.all_output());
+    let expected = format!("{}:6: key `environment.prod.terraform.parallelism`", env.config.display());
+    assert!(run.stderr.contains(&expected), "{}", run.stderr);
+
+    std::fs::write(&env.config, "environmnet \"prod\" {}\n").unwrap();
+    let run = env.csi(&["env", "list"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains(":1: key `environmnet`: unknown field"), "{}", run.stderr);
+}
+
+#[test]
+fn unknown_environment_names_the_known_ones() {
+    let env = plain_env();
+    let run = env.csi(&["env", "check", "prdo"]);
+    assert_eq!(run.code, 2, "{}", run.all_output());
+    assert!(run.stderr.contains("unknown environment `prdo`"), "{}", run.stderr);
+    assert!(run.stderr.contains("known environments: prod"), "{}", run.stderr);
+}
+
+#[test]
+fn environment_variables_override_the_file() {
+    let env = plain_env();
+    let run = env.csi_with(
+        &["env", "show-settings", "prod"],
+        &[("NOMAD_ADDR", "http://nomad.example:4646"), ("PGPORT", "6543"), ("BORG_REPO", "/srv/borg")],
+    );
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let s: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(s["nomad"]["address"], "http://nomad.example:4646");
+    assert_eq!(s["origins"]["nomad.address"], "env NOMAD_ADDR");
+    assert_eq!(s["database"]["port"], 6543);
+    assert_eq!(s["borg"]["repository"], "/srv/borg");
+    assert_eq!(s["origins"]["database.host"], "file");
+    let bad = env.csi_with(&["env", "show-settings", "prod"], &[("PGPORT", "nope")]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("PGPORT `nope` is not a port number"), "{}", bad.stderr);
+}
+
+#[test]
+fn completions_and_man_page_are_generated() {
+    let env = plain_env();
+    let bash = env.csi(&["completions", "bash"]);
+    assert_eq!(bash.code, 0);
+    assert!(bash.stdout.contains("csi__subcmd__env__subcmd__check"), "{}", &bash.stdout[..200.min(bash.stdout.len())]);
+    let man = env.csi(&["man"]);
+    assert_eq!(man.code, 0);
+    assert!(man.stdout.contains(".TH csi"), "{}", &man.stdout[..200.min(man.stdout.len())]);
+}

@@ -1,0 +1,248 @@
+//! Runs the real `csi` binary in a clean environment against a configuration
+//! written for the test, and collects what it printed.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::postgres::repo_root;
+
+/// What one run of csi did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all_output(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// A csi configuration and state directory in a temporary folder.
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub state_dir: PathBuf,
+    pub home: PathBuf,
+    pub env: Vec<(String, String)>,
+}
+
+impl TestEnv {
+    pub fn new(config_text: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("csi.hcl");
+        std::fs::write(&config, config_text).expect("write config");
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        TestEnv {
+            state_dir: dir.path().join("state"),
+            config,
+            home,
+            dir,
+            env: Vec::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Adds a variable to every later run.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
+    pub fn csi(&self, args: &[&str]) -> Run {
+        self.csi_with(args, &[])
+    }
+
+    /// Runs csi with no terminal (stdin is /dev/null), a clean environment plus the
+    /// given variables, and a time limit so a command waiting for input fails the test.
+    pub fn csi_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_csi"));
+        cmd.args(["--config", self.config.to_str().unwrap()])
+            .args(["--state-dir", self.state_dir.to_str().unwrap()])
+            .args(args)
+            .env_clear()
+            .env("PATH", test_path())
+            .env("HOME", &self.home)
+            .env("LANG", "C.UTF-8")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        run_with_limit(cmd, Duration::from_secs(120))
+    }
+
+    /// Every byte csi wrote under the state directory, for leak checks.
+    pub fn state_files_text(&self) -> String {
+        let mut text = String::new();
+        collect_text(&self.state_dir, &mut text);
+        text
+    }
+}
+
+fn collect_text(dir: &Path, into: &mut String) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_text(&path, into);
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            into.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+}
+
+fn run_with_limit(mut cmd: Command, limit: Duration) -> Run {
+    let mut child = cmd.spawn().expect("start csi");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).ok();
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).ok();
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            child.kill().ok();
+            panic!("csi did not finish within {limit:?}: {cmd:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// PATH for csi's children: the project's tools first, then the usual places.
+pub fn test_path() -> String {
+    let tools = repo_root().join("tools/bin");
+    let inherited = std::env::var("PATH").unwrap_or_default();
+    format!("{}:{inherited}", tools.display())
+}
+
+/// The tofu the tests drive (installed by scripts/bootstrap.sh).
+pub fn tofu() -> PathBuf {
+    let local = repo_root().join("tools/bin/tofu");
+    if local.exists() {
+        return local;
+    }
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("tofu"))
+        .find(|p| p.exists())
+        .expect("tofu not found: run scripts/bootstrap.sh")
+}
+
+/// A private copy of terraform/sandbox with a secrets var file holding `secret`.
+pub fn copy_terraform_sandbox(into: &Path, secret: &str) -> PathBuf {
+    let target = into.join("terraform-sandbox");
+    copy_dir(&repo_root().join("terraform/sandbox"), &target);
+    let secrets = target.join("sandbox_env_secrets.tfvars");
+    let example = std::fs::read_to_string(target.join("sandbox_env_secrets.tfvars.example")).unwrap();
+    let planted = example
+        .lines()
+        .map(|line| match line.split_once('=') {
+            Some((key, _)) if !line.trim_start().starts_with('#') => format!("{key}= \"{secret}\""),
+            _ => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&secrets, planted).unwrap();
+    set_mode(&secrets, 0o600);
+    target
+}
+
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let name = entry.file_name();
+        let name_str = name.to_string_lossy();
+        if name_str == ".terraform" || name_str.ends_with(".tfstate") || name_str.ends_with("_secrets.tfvars") {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(&name));
+        } else {
+            std::fs::copy(&path, to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// The pieces of a test environment's configuration.
+pub struct ConfigParts<'a> {
+    pub name: &'a str,
+    pub protected: bool,
+    pub terraform_dir: &'a Path,
+    pub openstack_project_id: Option<&'a str>,
+    pub nomad_address: &'a str,
+    pub pg_port: u16,
+    pub borg_repo: &'a Path,
+}
+
+impl ConfigParts<'_> {
+    pub fn render(&self) -> String {
+        let project = self
+            .openstack_project_id
+            .map(|p| format!("    openstack_project_id = \"{p}\"\n"))
+            .unwrap_or_default();
+        format!(
+            r#"
+environment "{name}" {{
+  protected = {protected}
+  terraform {{
+    dir                    = "{tf}"
+    binary                 = "{tofu}"
+    configuration_var_file = "sandbox_env_configuration.tfvars"
+    secrets_var_file       = "sandbox_env_secrets.tfvars"
+{project}  }}
+  nomad {{
+    address = "{nomad}"
+  }}
+  database {{
+    host = "127.0.0.1"
+    port = {port}
+    user = "postgres"
+    name = "cosims"
+  }}
+  borg {{
+    repository = "{borg}"
+  }}
+}}
+"#,
+            name = self.name,
+            protected = self.protected,
+            tf = self.terraform_dir.display(),
+            tofu = tofu().display(),
+            nomad = self.nomad_address,
+            port = self.pg_port,
+            borg = self.borg_repo.display(),
+        )
+    }
+}

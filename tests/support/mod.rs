@@ -1,0 +1,5 @@
+#![allow(dead_code)]
+pub mod borg;
+pub mod csi;
+pub mod nomad;
+pub mod postgres;
