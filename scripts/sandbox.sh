@@ -1,0 +1,426 @@
+#!/usr/bin/env bash
+# A local sandbox of the HR-S&I production system, for trying csi safely.
+#
+#   scripts/sandbox.sh up       start (or complete) the sandbox; idempotent
+#   scripts/sandbox.sh down     stop PostgreSQL and the Nomad double (data kept)
+#   scripts/sandbox.sh status   show what runs
+#   scripts/sandbox.sh reset    down, then delete all sandbox state
+#
+# Everything runs on this machine; all state lives under <repo>/.sandbox/
+# (git-ignored), plus the terraform state of terraform/sandbox.
+#
+#   PostgreSQL  127.0.0.1:${CSI_SANDBOX_PG_PORT:-55432}, superuser postgres (trust),
+#               database cosims (schema cosims, owner role cosims_admin), data in .sandbox/pg
+#   borg        unencrypted repo .sandbox/borg with nightly-like archives
+#               pgdump_<YYYY-mm-ddTHH:MM:SS> at 04:00 UTC of the last 4 days,
+#               BORG_BASE_DIR=.sandbox/borg-home
+#   terraform   terraform/sandbox, module.cold applied, module.core absent
+#               ("stopped" system); tofu from $CSI_TOFU, tools/bin/tofu, tofu or terraform
+#   Nomad       the nomad-double ($CSI_NOMAD_DOUBLE or target/debug/nomad-double), if built,
+#               on 127.0.0.1:${CSI_SANDBOX_NOMAD_PORT:-54646}; arguments
+#               "--bind 127.0.0.1:PORT" unless $CSI_NOMAD_DOUBLE_ARGS is set
+#
+# `up` also writes .sandbox/env, to be sourced, with PG*, BORG_* and NOMAD_ADDR.
+
+set -euo pipefail
+
+SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
+ROOT="$(cd -- "$SCRIPT_DIR/.." && pwd -P)"
+SANDBOX="$ROOT/.sandbox"
+
+PG_CLUSTER="$ROOT/scripts/lib/pg-cluster.sh"
+SQL_DIR="$ROOT/scripts/sandbox"
+PG_DIR="$SANDBOX/pg"
+PG_HOST="127.0.0.1"
+PG_PORT="${CSI_SANDBOX_PG_PORT:-55432}"
+PG_SUPERUSER="postgres"
+DB_NAME="cosims"
+
+BORG_REPO_DIR="$SANDBOX/borg"
+BORG_HOME_DIR="$SANDBOX/borg-home"
+BACKUP_DAYS=4
+
+TF_DIR="$ROOT/terraform/sandbox"
+TF_LOG="$SANDBOX/tofu.log"
+
+NOMAD_HOST="127.0.0.1"
+NOMAD_PORT="${CSI_SANDBOX_NOMAD_PORT:-54646}"
+NOMAD_BIN="${CSI_NOMAD_DOUBLE:-$ROOT/target/debug/nomad-double}"
+NOMAD_PID_FILE="$SANDBOX/nomad-double.pid"
+NOMAD_LOG="$SANDBOX/nomad-double.log"
+
+# Nothing from the caller's environment may redirect our clients elsewhere.
+unset PGHOST PGHOSTADDR PGPORT PGUSER PGDATABASE PGPASSWORD PGPASSFILE PGSERVICE PGOPTIONS PSQLRC
+unset BORG_REPO BORG_PASSPHRASE BORG_PASSCOMMAND BORG_PASSPHRASE_FD BORG_KEY_FILE BORG_RSH
+
+say() {
+    printf 'sandbox: %s\n' "$*"
+}
+
+die() {
+    printf 'sandbox: error: %s\n' "$*" >&2
+    exit 1
+}
+
+usage() {
+    printf 'usage: %s up|down|status|reset\n' "$(basename -- "$0")" >&2
+    exit 2
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+
+sb_psql() {
+    PGCONNECT_TIMEOUT=10 psql -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U "$PG_SUPERUSER" "$@"
+}
+
+pg_running() {
+    bash "$PG_CLUSTER" status "$PG_DIR" >/dev/null 2>&1
+}
+
+pg_up() {
+    mkdir -p "$SANDBOX"
+    bash "$PG_CLUSTER" start "$PG_DIR" "$PG_PORT" >/dev/null
+    local port
+    port="$(sed -n 4p "$PG_DIR/data/postmaster.pid")"
+    if [[ "$port" != "$PG_PORT" ]]; then
+        die "postgres already runs on port $port, not $PG_PORT; run '$0 down' first"
+    fi
+    say "postgres up on $PG_HOST:$PG_PORT (data in ${PG_DIR#"$ROOT"/})"
+
+    local exists
+    exists="$(sb_psql -d postgres -At -c "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'")"
+    if [[ "$exists" == 1 ]]; then
+        say "database $DB_NAME already exists, kept as is"
+        return
+    fi
+    say "creating database $DB_NAME (roles, schema, seed)"
+    sb_psql -d postgres -f "$SQL_DIR/cosims-roles.sql" >/dev/null
+    sb_psql -d postgres -c "CREATE DATABASE $DB_NAME OWNER cosims_admin" >/dev/null
+    if ! sb_psql -d "$DB_NAME" -f "$SQL_DIR/cosims-schema.sql" >/dev/null \
+        || ! sb_psql -d "$DB_NAME" -f "$SQL_DIR/cosims-seed.sql" >/dev/null; then
+        sb_psql -d postgres -c "DROP DATABASE IF EXISTS $DB_NAME" >/dev/null || true
+        die "loading the cosims fixture failed; database $DB_NAME dropped"
+    fi
+    local jobs
+    jobs="$(sb_psql -d "$DB_NAME" -At -c "SELECT count(*) FROM cosims.parent_jobs")"
+    say "database $DB_NAME ready: $jobs jobs over the last 5 days"
+}
+
+pg_down() {
+    if pg_running; then
+        bash "$PG_CLUSTER" stop "$PG_DIR" >/dev/null
+        say "postgres stopped (data kept in ${PG_DIR#"$ROOT"/})"
+    else
+        say "postgres not running"
+    fi
+}
+
+# ---------------------------------------------------------------------- borg
+
+sb_borg() {
+    BORG_BASE_DIR="$BORG_HOME_DIR" \
+        BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes \
+        BORG_RELOCATED_REPO_ACCESS_IS_OK=yes \
+        LANG=C.UTF-8 LC_ALL=C.UTF-8 TZ=UTC \
+        borg "$@"
+}
+
+borg_up() {
+    command -v borg >/dev/null 2>&1 || die "borg not found on PATH"
+    mkdir -p "$BORG_HOME_DIR"
+    if [[ ! -f "$BORG_REPO_DIR/config" ]]; then
+        sb_borg init --encryption=none "$BORG_REPO_DIR"
+        say "borg repo created in ${BORG_REPO_DIR#"$ROOT"/} (unencrypted)"
+    fi
+
+    # The last BACKUP_DAYS nightly backups at 04:00 UTC that are in the past.
+    local now today4 first off epoch ts name existing created=0
+    now="$(date -u +%s)"
+    today4="$(date -u -d "$(date -u +%Y-%m-%d) 04:00:00 UTC" +%s)"
+    if ((now >= today4)); then first=0; else first=1; fi
+    existing="$(sb_borg list --short "$BORG_REPO_DIR")"
+    for ((off = first + BACKUP_DAYS - 1; off >= first; off--)); do
+        epoch=$((today4 - off * 86400))
+        ts="$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%S)"
+        name="pgdump_$ts"
+        if grep -qxF -- "$name" <<<"$existing"; then
+            continue
+        fi
+        # Same content as the nightly `pg_dumpall | borg create ... -`, but borg
+        # refuses to store the archive if pg_dumpall fails.
+        sb_borg create --compression zstd --timestamp "$ts" --stdin-name database-all.sql \
+            --content-from-command "$BORG_REPO_DIR::$name" -- \
+            pg_dumpall -h "$PG_HOST" -p "$PG_PORT" -U "$PG_SUPERUSER"
+        say "borg archive $name created (backdated)"
+        created=$((created + 1))
+    done
+    local total
+    total="$(sb_borg list --short "$BORG_REPO_DIR" | grep -c . || true)"
+    say "borg repo ${BORG_REPO_DIR#"$ROOT"/}: $total archives ($created new)"
+}
+
+# ----------------------------------------------------------------- terraform
+
+find_tofu() {
+    if [[ -n "${CSI_TOFU:-}" ]]; then
+        command -v -- "$CSI_TOFU" 2>/dev/null || die "CSI_TOFU=$CSI_TOFU is not executable"
+    elif [[ -x "$ROOT/tools/bin/tofu" ]]; then
+        printf '%s\n' "$ROOT/tools/bin/tofu"
+    elif command -v tofu >/dev/null 2>&1; then
+        command -v tofu
+    elif command -v terraform >/dev/null 2>&1; then
+        command -v terraform
+    else
+        return 1
+    fi
+}
+
+tf_counts() {
+    # prints "<cold resources> <core resources>" from the state
+    local tofu="$1" list
+    list="$("$tofu" -chdir="$TF_DIR" state list 2>/dev/null || true)"
+    printf '%s %s\n' \
+        "$(grep -c '^module\.cold\.' <<<"$list" || true)" \
+        "$(grep -c '^module\.core\.' <<<"$list" || true)"
+}
+
+tf_up() {
+    if [[ ! -d "$TF_DIR" ]]; then
+        say "terraform: ${TF_DIR#"$ROOT"/} does not exist yet, skipped"
+        return
+    fi
+    local secrets="$TF_DIR/sandbox_env_secrets.tfvars"
+    if [[ ! -f "$secrets" ]]; then
+        install -m 0600 "$TF_DIR/sandbox_env_secrets.tfvars.example" "$secrets"
+        say "terraform: ${secrets#"$ROOT"/} copied from the example (mode 0600)"
+    fi
+    local tofu
+    tofu="$(find_tofu)" || die "no tofu/terraform found (set CSI_TOFU, or install tools/bin/tofu)"
+    mkdir -p "$SANDBOX"
+    : >"$TF_LOG"
+    export TF_IN_AUTOMATION=1
+    if ! "$tofu" -chdir="$TF_DIR" init -input=false -no-color >>"$TF_LOG" 2>&1; then
+        tail -n 20 "$TF_LOG" >&2
+        die "$(basename -- "$tofu") init failed (log: ${TF_LOG#"$ROOT"/})"
+    fi
+    if ! "$tofu" -chdir="$TF_DIR" apply -input=false -auto-approve -no-color \
+        -target=module.cold \
+        -var-file=sandbox_env_configuration.tfvars \
+        -var-file=sandbox_env_secrets.tfvars \
+        -var=csi_packages_tag=sandbox >>"$TF_LOG" 2>&1; then
+        tail -n 20 "$TF_LOG" >&2
+        die "$(basename -- "$tofu") apply -target=module.cold failed (log: ${TF_LOG#"$ROOT"/})"
+    fi
+    local counts cold core
+    counts="$(tf_counts "$tofu")"
+    read -r cold core <<<"$counts"
+    if ((core == 0)); then
+        say "terraform: module.cold applied ($cold resources), module.core absent: system stopped"
+    else
+        say "terraform: module.cold applied ($cold resources), module.core has $core resources: system started"
+    fi
+}
+
+tf_status() {
+    if [[ ! -d "$TF_DIR" ]]; then
+        say "terraform: ${TF_DIR#"$ROOT"/} does not exist"
+        return
+    fi
+    if [[ ! -f "$TF_DIR/terraform.tfstate" ]]; then
+        say "terraform: no state yet"
+        return
+    fi
+    local tofu counts cold core
+    tofu="$(find_tofu)" || { say "terraform: no tofu/terraform found"; return; }
+    counts="$(tf_counts "$tofu")"
+    read -r cold core <<<"$counts"
+    if ((core == 0)); then
+        say "terraform: module.cold $cold resources, module.core absent (system stopped)"
+    else
+        say "terraform: module.cold $cold resources, module.core $core resources (system started)"
+    fi
+}
+
+tf_reset() {
+    [[ -d "$TF_DIR" ]] || return 0
+    rm -rf -- "$TF_DIR/.terraform"
+    rm -f -- "$TF_DIR/terraform.tfstate" "$TF_DIR"/terraform.tfstate.* \
+        "$TF_DIR/.terraform.lock.hcl" "$TF_DIR/.terraform.tfstate.lock.info" \
+        "$TF_DIR/sandbox_env_secrets.tfvars"
+    say "terraform: sandbox state, .terraform and secrets file removed"
+}
+
+# ------------------------------------------------------------- Nomad double
+
+nomad_pid() {
+    # prints the pid of the running double, or fails
+    [[ -f "$NOMAD_PID_FILE" ]] || return 1
+    local pid
+    pid="$(head -n 1 "$NOMAD_PID_FILE")"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    # guard against pid reuse: the process must be the double
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$(basename -- "$NOMAD_BIN")" || return 1
+    printf '%s\n' "$pid"
+}
+
+port_open() {
+    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+}
+
+nomad_up() {
+    local pid
+    if pid="$(nomad_pid)"; then
+        say "nomad double already running on $NOMAD_HOST:$NOMAD_PORT (pid $pid)"
+        return
+    fi
+    rm -f -- "$NOMAD_PID_FILE"
+    if [[ ! -x "$NOMAD_BIN" ]]; then
+        say "nomad double: ${NOMAD_BIN#"$ROOT"/} not built, skipped (cargo build -p nomad-double)"
+        return
+    fi
+    if port_open "$NOMAD_HOST" "$NOMAD_PORT"; then
+        die "port $NOMAD_HOST:$NOMAD_PORT is already in use (set CSI_SANDBOX_NOMAD_PORT)"
+    fi
+    local -a args
+    if [[ -n "${CSI_NOMAD_DOUBLE_ARGS:-}" ]]; then
+        read -r -a args <<<"$CSI_NOMAD_DOUBLE_ARGS"
+    else
+        args=(--bind "$NOMAD_HOST:$NOMAD_PORT")
+    fi
+    mkdir -p "$SANDBOX"
+    printf '\n--- %s starting: %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$NOMAD_BIN" "${args[*]}" >>"$NOMAD_LOG"
+    nohup "$NOMAD_BIN" "${args[@]}" >>"$NOMAD_LOG" 2>&1 </dev/null &
+    pid=$!
+    disown "$pid" 2>/dev/null || true
+    printf '%s\n' "$pid" >"$NOMAD_PID_FILE"
+    local i
+    for ((i = 0; i < 50; i++)); do
+        if port_open "$NOMAD_HOST" "$NOMAD_PORT"; then
+            say "nomad double up on $NOMAD_HOST:$NOMAD_PORT (pid $pid, log ${NOMAD_LOG#"$ROOT"/})"
+            return
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            break
+        fi
+        sleep 0.2
+    done
+    tail -n 20 "$NOMAD_LOG" >&2 || true
+    if kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+    fi
+    rm -f -- "$NOMAD_PID_FILE"
+    die "the nomad double did not come up on $NOMAD_HOST:$NOMAD_PORT (log: ${NOMAD_LOG#"$ROOT"/})"
+}
+
+nomad_down() {
+    local pid i
+    if ! pid="$(nomad_pid)"; then
+        rm -f -- "$NOMAD_PID_FILE"
+        say "nomad double not running"
+        return
+    fi
+    kill "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f -- "$NOMAD_PID_FILE"
+    say "nomad double stopped (pid $pid)"
+}
+
+# ---------------------------------------------------------------- env file
+
+write_env_file() {
+    cat >"$SANDBOX/env" <<EOF
+# Source this file to point clients at the sandbox (written by scripts/sandbox.sh up).
+export PGHOST=$PG_HOST
+export PGPORT=$PG_PORT
+export PGUSER=$PG_SUPERUSER
+export PGDATABASE=$DB_NAME
+export BORG_REPO='$BORG_REPO_DIR'
+export BORG_BASE_DIR='$BORG_HOME_DIR'
+export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
+export BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
+export NOMAD_ADDR=http://$NOMAD_HOST:$NOMAD_PORT
+EOF
+}
+
+# ---------------------------------------------------------------- commands
+
+cmd_up() {
+    command -v psql >/dev/null 2>&1 || die "psql not found on PATH"
+    command -v pg_dumpall >/dev/null 2>&1 || die "pg_dumpall not found on PATH"
+    mkdir -p "$SANDBOX"
+    pg_up
+    borg_up
+    tf_up
+    nomad_up
+    write_env_file
+    say "ready; connect with: psql -h $PG_HOST -p $PG_PORT -U $PG_SUPERUSER $DB_NAME"
+    say "environment for clients: source ${SANDBOX#"$ROOT"/}/env"
+}
+
+cmd_down() {
+    nomad_down
+    pg_down
+}
+
+cmd_status() {
+    if [[ ! -d "$SANDBOX" ]]; then
+        say "not created (run: $0 up)"
+    fi
+    if pg_running; then
+        local port jobs
+        port="$(sed -n 4p "$PG_DIR/data/postmaster.pid")"
+        jobs="$(PG_PORT="$port" sb_psql -d "$DB_NAME" -At \
+            -c "SELECT count(*) FROM cosims.parent_jobs" 2>/dev/null || echo '?')"
+        say "postgres up on $PG_HOST:$port, database $DB_NAME ($jobs jobs)"
+    elif [[ -d "$PG_DIR/data" ]]; then
+        say "postgres stopped (data in ${PG_DIR#"$ROOT"/})"
+    else
+        say "postgres: no cluster"
+    fi
+    if [[ -f "$BORG_REPO_DIR/config" ]] && command -v borg >/dev/null 2>&1; then
+        local names
+        names="$(sb_borg list --short "$BORG_REPO_DIR" 2>/dev/null || true)"
+        say "borg repo ${BORG_REPO_DIR#"$ROOT"/}: $(grep -c . <<<"$names" || true) archives, latest $(tail -n 1 <<<"$names")"
+    else
+        say "borg: no repository"
+    fi
+    tf_status
+    local pid
+    if pid="$(nomad_pid)"; then
+        say "nomad double up on $NOMAD_HOST:$NOMAD_PORT (pid $pid)"
+    else
+        say "nomad double not running"
+    fi
+}
+
+cmd_reset() {
+    cmd_down
+    case "$SANDBOX" in
+        */.sandbox) ;;
+        *) die "refusing to delete unexpected path $SANDBOX" ;;
+    esac
+    rm -rf -- "$SANDBOX"
+    say "deleted ${SANDBOX#"$ROOT"/}"
+    tf_reset
+}
+
+main() {
+    [[ $# -eq 1 ]] || usage
+    case "$1" in
+        up) cmd_up ;;
+        down) cmd_down ;;
+        status) cmd_status ;;
+        reset) cmd_reset ;;
+        -h | --help | help) usage ;;
+        *) usage ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,93 @@
+# HR-S&I on OpenStack. A stop is `destroy -target=module.core` (13 resources),
+# a start is `apply -target=module.core` (13 resources); cold, admin and
+# buckets are never touched by a stop/start.
+
+terraform {
+  required_version = ">= 1.5"
+
+  required_providers {
+    openstack = {
+      source = "terraform-provider-openstack/openstack"
+      # 1.x: core keeps its security-group rules inline
+      # (openstack_compute_secgroup_v2), so a stop/start is exactly 13 resources.
+      version = "~> 1.54"
+    }
+    minio = {
+      source  = "aminueza/minio"
+      version = "~> 2.0"
+    }
+  }
+}
+
+provider "openstack" {
+  auth_url                      = var.os_auth_url
+  region                        = var.os_region
+  application_credential_id     = var.os_application_credential_id
+  application_credential_secret = var.os_application_credential_secret
+}
+
+# S3-compatible object storage of the same cloud.
+provider "minio" {
+  minio_server   = trimprefix(var.bucket_endpoint, "https://")
+  minio_ssl      = true
+  minio_region   = var.os_region
+  minio_user     = var.bucket_access_key
+  minio_password = var.bucket_secret_key
+}
+
+locals {
+  buckets = {
+    packages = "hrsi-${var.environment}-packages"
+    products = "hrsi-${var.environment}-products"
+    backups  = "hrsi-${var.environment}-database-backups"
+  }
+}
+
+module "cold" {
+  source = "./modules/cold"
+
+  environment      = var.environment
+  external_network = var.external_network
+  ssh_public_key   = var.ssh_public_key
+}
+
+module "buckets" {
+  source = "./modules/buckets"
+
+  buckets = local.buckets
+}
+
+module "admin" {
+  source = "./modules/admin"
+
+  environment      = var.environment
+  external_network = var.external_network
+  private_network  = var.private_network
+  image_name       = var.image_name
+  keypair_name     = module.cold.keypair_name
+}
+
+module "core" {
+  source = "./modules/core"
+
+  environment      = var.environment
+  external_network = var.external_network
+  private_network  = var.private_network
+  image_name       = var.image_name
+  flavors          = var.flavors
+  csi_packages_tag = var.csi_packages_tag
+
+  # Plain names, not module.buckets outputs: start/stop must not depend on
+  # the object-storage provider.
+  packages_bucket = local.buckets.packages
+  backups_bucket  = local.buckets.backups
+  bucket_endpoint = var.bucket_endpoint
+
+  keypair_name         = module.cold.keypair_name
+  database_volume_id   = module.cold.database_volume_id
+  dashboard_floatingip = module.cold.dashboard_floatingip
+
+  bucket_access_key = var.bucket_access_key
+  bucket_secret_key = var.bucket_secret_key
+  registry_token    = var.registry_token
+}

@@ -1,0 +1,330 @@
+//! A throwaway PostgreSQL cluster for integration tests.
+//!
+//! Started through `scripts/lib/pg-cluster.sh` (the same script the sandbox
+//! uses) in a private temporary directory, on a free port of 127.0.0.1, with
+//! trust authentication for the superuser `postgres`. Dropping the value stops
+//! the cluster and removes its directory, also when the test panicked.
+//!
+//! Needs the PostgreSQL server binaries (initdb, pg_ctl, postgres) and the
+//! client tools (psql, pg_dumpall) on the machine; see pg-cluster.sh for how
+//! they are found.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// Superuser of the test clusters.
+pub const SUPERUSER: &str = "postgres";
+/// Role that owns the cosims schema (created by cosims-roles.sql).
+pub const COSIMS_OWNER: &str = "cosims_admin";
+
+/// The repository root (where Cargo.toml of csi-ops is).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Directory of the cosims fixture files (roles, schema, seed).
+pub fn sandbox_sql_dir() -> PathBuf {
+    repo_root().join("scripts").join("sandbox")
+}
+
+/// Path of `scripts/lib/pg-cluster.sh`.
+pub fn pg_cluster_script() -> PathBuf {
+    repo_root()
+        .join("scripts")
+        .join("lib")
+        .join("pg-cluster.sh")
+}
+
+/// Environment variables that could redirect libpq clients somewhere else.
+const LIBPQ_ENV_TO_CLEAR: &[&str] = &[
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGUSER",
+    "PGDATABASE",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGOPTIONS",
+    "PGSSLMODE",
+    "PGTARGETSESSIONATTRS",
+    "PSQLRC",
+];
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0 to find a free port");
+    listener
+        .local_addr()
+        .expect("local_addr of the probe socket")
+        .port()
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "exit status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs `cmd` with `input` written to its stdin (from a thread, so that large
+/// outputs cannot deadlock) and collects its output.
+pub(crate) fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        // A broken pipe here means the child exited early; its exit status tells why.
+        let _ = stdin.write_all(&input);
+    });
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("waiting for {cmd:?}: {e}"));
+    let _ = writer.join();
+    output
+}
+
+/// A running throwaway cluster; stopped and deleted on drop.
+pub struct TestPostgres {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl TestPostgres {
+    /// Starts a new cluster (initdb + start, ~1-2 s). Panics when it cannot.
+    pub fn start() -> TestPostgres {
+        // The unix socket lives in the directory: keep its path short.
+        let base = std::env::temp_dir();
+        let base = if base.as_os_str().len() > 60 {
+            PathBuf::from("/tmp")
+        } else {
+            base
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("csi-pg-")
+            .tempdir_in(&base)
+            .expect("create a temporary directory for PostgreSQL");
+        // From here on, Drop cleans up whatever got started.
+        let mut pg = TestPostgres { dir, port: 0 };
+        let mut failures = Vec::new();
+        for _attempt in 0..4 {
+            pg.port = free_port();
+            let output = Command::new("bash")
+                .arg(pg_cluster_script())
+                .arg("start")
+                .arg(pg.dir.path())
+                .arg(pg.port.to_string())
+                .stdin(Stdio::null())
+                .output()
+                .expect("run scripts/lib/pg-cluster.sh");
+            if output.status.success() {
+                return pg;
+            }
+            // Most likely another process took the port in the meantime.
+            failures.push(describe(&output));
+        }
+        panic!(
+            "could not start a test PostgreSQL cluster in {}:\n{}",
+            pg.dir.path().display(),
+            failures.join("\n")
+        );
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn host(&self) -> &str {
+        "127.0.0.1"
+    }
+
+    /// The superuser to connect as (`postgres`, trusted, no password).
+    pub fn user(&self) -> &str {
+        SUPERUSER
+    }
+
+    /// `postgresql://postgres@127.0.0.1:PORT/DB`
+    pub fn url(&self, db: &str) -> String {
+        format!(
+            "postgresql://{}@{}:{}/{}",
+            SUPERUSER,
+            self.host(),
+            self.port,
+            db
+        )
+    }
+
+    /// Directory holding the cluster (`data/`, `log`, the unix socket).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The server log.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("log")
+    }
+
+    /// libpq environment (PGHOST, PGPORT, PGUSER) pointing at this cluster,
+    /// for running other programs (pg_dump, csi, ...) against it.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("PGHOST", self.host().to_string()),
+            ("PGPORT", self.port.to_string()),
+            ("PGUSER", SUPERUSER.to_string()),
+        ]
+    }
+
+    /// A command for a libpq client program (psql, pg_dump, pg_dumpall...),
+    /// with a clean libpq environment pointing at this cluster.
+    pub fn client_command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        for var in LIBPQ_ENV_TO_CLEAR {
+            cmd.env_remove(var);
+        }
+        cmd.envs(self.env());
+        cmd.env("PGCONNECT_TIMEOUT", "10");
+        cmd
+    }
+
+    fn psql_command(&self, db: &str) -> Command {
+        let mut cmd = self.client_command("psql");
+        cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", db]);
+        cmd
+    }
+
+    /// Runs SQL (one or several statements) and returns the unaligned,
+    /// tuples-only output without its trailing newline.
+    pub fn try_psql(&self, db: &str, sql: &str) -> Result<String, String> {
+        let mut cmd = self.psql_command(db);
+        cmd.args(["-f", "-"]);
+        let output = run_with_stdin(cmd, sql.as_bytes());
+        if output.status.success() {
+            Ok(trim_newline(&output.stdout))
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    }
+
+    /// Like [`try_psql`](Self::try_psql) but panics with psql's stderr on failure.
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        self.try_psql(db, sql).unwrap_or_else(|stderr| {
+            panic!("psql on database {db} failed:\n{stderr}\n--- sql ---\n{sql}")
+        })
+    }
+
+    /// Runs a SQL file with psql; panics with stderr on failure.
+    pub fn psql_file(&self, db: &str, path: &Path) -> String {
+        let output = self
+            .psql_command(db)
+            .arg("-f")
+            .arg(path)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run psql");
+        if !output.status.success() {
+            panic!(
+                "psql -f {} on database {db} failed:\n{}",
+                path.display(),
+                describe(&output)
+            );
+        }
+        trim_newline(&output.stdout)
+    }
+
+    /// Creates an empty database owned by `owner` (or by the superuser).
+    pub fn create_database(&self, name: &str, owner: Option<&str>) {
+        let owner = owner
+            .map(|o| format!(" OWNER {}", quote_ident(o)))
+            .unwrap_or_default();
+        self.psql(
+            "postgres",
+            &format!("CREATE DATABASE {}{owner};", quote_ident(name)),
+        );
+    }
+
+    /// Creates the cosims roles (idempotent), then database `name` owned by
+    /// cosims_admin with the cosims schema and seed data.
+    pub fn create_cosims_db(&self, name: &str) {
+        let dir = sandbox_sql_dir();
+        self.psql_file("postgres", &dir.join("cosims-roles.sql"));
+        self.create_database(name, Some(COSIMS_OWNER));
+        self.psql_file(name, &dir.join("cosims-schema.sql"));
+        self.psql_file(name, &dir.join("cosims-seed.sql"));
+    }
+
+    /// The whole cluster as `pg_dumpall` prints it (plain SQL).
+    pub fn dumpall(&self) -> Vec<u8> {
+        let output = self
+            .client_command("pg_dumpall")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run pg_dumpall");
+        if !output.status.success() {
+            panic!("pg_dumpall failed:\n{}", describe(&output));
+        }
+        output.stdout
+    }
+
+    /// A `pg_dumpall` command (not started) with stdout to be piped by the caller.
+    pub fn dumpall_command(&self) -> Command {
+        self.client_command("pg_dumpall")
+    }
+
+    fn stop(&self) -> Result<(), String> {
+        let output = Command::new("bash")
+            .arg(pg_cluster_script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(describe(&output))
+        }
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        if let Err(err) = self.stop() {
+            eprintln!("warning: stopping the test PostgreSQL cluster failed:\n{err}");
+            // Last resort: immediate shutdown of the postmaster.
+            let pid_file = self.data_dir().join("postmaster.pid");
+            if let Some(pid) = std::fs::read_to_string(pid_file)
+                .ok()
+                .and_then(|s| s.lines().next().map(|l| l.trim().to_string()))
+                .filter(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+            {
+                let _ = Command::new("kill").args(["-QUIT", &pid]).status();
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+        }
+        // The TempDir field removes the directory after this.
+    }
+}
+
+fn trim_newline(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    s.strip_suffix('\n').unwrap_or(&s).to_string()
+}
+
+/// Quotes an SQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
