@@ -71,6 +71,12 @@ pub enum EnvCommand {
     Check(EnvArg),
     /// Show the environment's journal of operations
     History(HistoryArgs),
+    /// Stop the environment: destroy the terraform target through a checked plan
+    Stop(StopArgs),
+    /// Start the environment: apply the terraform target through a checked plan
+    Start(StartArgs),
+    /// Print the checked plan of a stop or a start; change nothing
+    Plan(PlanArgs),
     /// Clear a lock left behind by an operation that died
     Unlock(EnvArg),
     /// Print the resolved settings and where each came from (secrets redacted)
@@ -93,4 +99,58 @@ pub struct HistoryArgs {
     /// Show every step, not only starts and outcomes
     #[arg(long)]
     pub steps: bool,
+}
+
+/// How the terraform plan is made and checked.
+#[derive(Debug, Args, Clone)]
+pub struct PlanFlags {
+    /// The number of resources you expect the plan to destroy (stop) or create (start),
+    /// when it differs from the configured count
+    #[arg(long, value_name = "N")]
+    pub expect: Option<usize>,
+    /// Instance-init packages tag (default: git-hash-<HEAD> of the terraform tree)
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Accept a dirty git work tree (the tag gets `-changed`)
+    #[arg(long)]
+    pub allow_dirty: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    pub env: String,
+    #[command(flatten)]
+    pub plan: PlanFlags,
+    /// Stop even when no backup is younger than borg.max_backup_age
+    #[arg(long)]
+    pub accept_old_backup: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    pub env: String,
+    #[command(flatten)]
+    pub plan: PlanFlags,
+    /// Do not wait for Nomad and the services after the apply
+    #[arg(long)]
+    pub no_wait: bool,
+    /// How long to wait for Nomad and the services
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub wait_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    pub env: String,
+    /// Which operation to plan
+    #[arg(value_enum)]
+    pub operation: PlanOperation,
+    #[command(flatten)]
+    pub plan: PlanFlags,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PlanOperation {
+    Stop,
+    Start,
 }

@@ -65,10 +65,12 @@ pub enum LockState {
     },
 }
 
-/// A held lock; released (emptied and unlocked) when dropped.
+/// A held lock; released (emptied and unlocked) when dropped, or by the interrupt
+/// handler when csi exits on a signal.
 pub struct EnvLock {
     file: Option<Flock<std::fs::File>>,
     path: PathBuf,
+    _on_interrupt: crate::interrupt::CleanupGuard,
 }
 
 impl std::fmt::Debug for EnvLock {
@@ -106,9 +108,14 @@ pub fn acquire(state_dir: &Path, env: &str, command: &str) -> Result<EnvLock, Cs
         return Err(stale_error(env, &holder));
     }
     write_info(&mut file, &LockInfo::for_this_process(command), &path)?;
+    let release_path = path.clone();
     Ok(EnvLock {
         file: Some(file),
         path,
+        // The flock dies with the process; the holder's name must go too.
+        _on_interrupt: crate::interrupt::on_interrupt(move || {
+            let _ = fs_err::write(&release_path, "");
+        }),
     })
 }
 

@@ -25,6 +25,10 @@ where
     let command_line = format!("csi env {name} {}", settings.env_name);
     let _lock = lock::acquire(&settings.state_dir, &settings.env_name, &command_line)?;
     let operation = Journal::for_state_dir(&settings.state_dir).start(name, params)?;
+    let on_interrupt = operation.clone();
+    let _journal_guard = crate::interrupt::on_interrupt(move || {
+        let _ = on_interrupt.finish(Outcome::Interrupted, "csi was interrupted by a signal");
+    });
     let result = body(operation.clone()).await;
     let (outcome, message) = match &result {
         Ok((_, message)) => (Outcome::Ok, message.clone()),

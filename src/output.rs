@@ -38,6 +38,11 @@ impl Printer {
         }
     }
 
+    /// No spinner or bar: `-q`, or stderr is not a terminal.
+    pub fn is_quiet_or_piped(&self) -> bool {
+        self.verbosity == Verbosity::Quiet || !std::io::stderr().is_terminal()
+    }
+
     pub fn is_json(&self) -> bool {
         self.format == OutputFormat::Json
     }

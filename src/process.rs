@@ -12,6 +12,10 @@ use std::process::{ExitStatus, Stdio};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+
+use crate::interrupt;
 use crate::secret::{redact, Secret};
 
 const STDERR_TAIL_LINES: usize = 20;
@@ -29,6 +33,13 @@ pub enum ProcessError {
         command: String,
         status: String,
         code: Option<i32>,
+        stderr_tail: String,
+    },
+    #[error("`{command}` was interrupted by {signal} ({status}){}", tail_suffix(.stderr_tail))]
+    Interrupted {
+        command: String,
+        signal: String,
+        status: String,
         stderr_tail: String,
     },
     #[error("reading the output of `{command}`: {source}")]
@@ -187,6 +198,10 @@ impl Cmd {
 
     /// Runs to completion, handing each line of stdout and stderr to the callbacks as
     /// it comes (both pipes drained at once); a non-zero exit is an error.
+    ///
+    /// The child runs in its own process group, so a Ctrl-C reaches it only through
+    /// csi, exactly once (see `interrupt`); csi then waits for it to stop and reports
+    /// `ProcessError::Interrupted`.
     pub async fn stream(
         &self,
         mut on_stdout: impl FnMut(&str),
@@ -194,11 +209,21 @@ impl Cmd {
     ) -> Result<ExitStatus, ProcessError> {
         tracing::debug!(command = %self.display(), "running (streaming)");
         let mut command = self.command();
-        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let _child_guard = interrupt::ChildGuard::enter();
         let mut child = command.spawn().map_err(|source| ProcessError::Spawn {
             command: self.display(),
             source,
         })?;
+        let pid = child.id().map(|id| Pid::from_raw(id as i32));
+        let mut signals = interrupt::subscribe();
+        let mut forwarded = interrupt::received();
+        if let (Some(sig), Some(pid)) = (forwarded, pid) {
+            let _ = kill(pid, sig);
+        }
         let mut stdout = lines(child.stdout.take().expect("piped stdout"));
         let mut stderr = lines(child.stderr.take().expect("piped stderr"));
         let mut tail = VecDeque::new();
@@ -217,17 +242,29 @@ impl Cmd {
                     }
                     None => err_open = false,
                 },
+                Ok(()) = signals.changed(), if forwarded.is_none() => {
+                    forwarded = *signals.borrow();
+                    if let (Some(sig), Some(pid)) = (forwarded, pid) {
+                        tracing::info!("forwarding {sig} to `{}`", self.display());
+                        let _ = kill(pid, sig);
+                    }
+                }
             }
         }
         let status = child.wait().await.map_err(|source| ProcessError::Io {
             command: self.display(),
             source,
         })?;
-        if status.success() {
-            Ok(status)
-        } else {
-            let tail: Vec<String> = tail.into_iter().collect();
-            Err(self.failure(status, &tail.join("\n")))
+        let tail: Vec<String> = tail.into_iter().collect();
+        match (status.success(), forwarded) {
+            (true, _) => Ok(status),
+            (false, Some(sig)) => Err(ProcessError::Interrupted {
+                command: self.display(),
+                signal: sig.as_str().to_owned(),
+                status: describe_status(status),
+                stderr_tail: tail.join("\n"),
+            }),
+            (false, None) => Err(self.failure(status, &tail.join("\n"))),
         }
     }
 

@@ -34,7 +34,11 @@ pub fn main() -> ExitCode {
         }
     };
     let ctx = Context::new(cli.global.clone(), printer.clone());
-    match runtime.block_on(commands::dispatch(&ctx, cli.command)) {
+    let outcome = runtime.block_on(async {
+        crate::interrupt::install()?;
+        commands::dispatch(&ctx, cli.command).await
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             printer.error(&err);

@@ -5,6 +5,7 @@ mod completions;
 mod env_check;
 mod env_history;
 mod env_list;
+mod env_power;
 mod env_unlock;
 mod man;
 mod show_settings;
@@ -54,6 +55,9 @@ pub async fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
             EnvCommand::List => env_list::run(ctx),
             EnvCommand::Check(args) => env_check::run(ctx, &args.env).await,
             EnvCommand::History(args) => env_history::run(ctx, &args),
+            EnvCommand::Stop(args) => env_power::stop(ctx, args).await,
+            EnvCommand::Start(args) => env_power::start(ctx, args).await,
+            EnvCommand::Plan(args) => env_power::plan(ctx, args).await,
             EnvCommand::Unlock(args) => env_unlock::run(ctx, &args.env),
             EnvCommand::ShowSettings(args) => show_settings::run(ctx, &args.env),
         },

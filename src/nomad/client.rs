@@ -66,6 +66,32 @@ impl NomadClient {
         request.query(&query)
     }
 
+    /// The job's status (`pending`, `running`, `dead`), or None when Nomad has no such job.
+    pub async fn job_status(&self, job_id: &str) -> anyhow::Result<Option<String>> {
+        #[derive(serde::Deserialize)]
+        struct JobStatus {
+            #[serde(rename = "Status")]
+            status: String,
+        }
+        let path = format!("/v1/job/{job_id}");
+        let response = self
+            .get(&path)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach Nomad at {}", self.address))?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            anyhow::bail!("Nomad answered {status} for {path}: {}", body.trim());
+        }
+        let job: JobStatus = serde_json::from_str(&body)
+            .with_context(|| format!("unexpected answer from {}{path}", self.address))?;
+        Ok(Some(job.status))
+    }
+
     /// The address of the cluster's leader (`/v1/status/leader`).
     pub async fn leader(&self) -> anyhow::Result<String> {
         let response = self

@@ -1,6 +1,11 @@
-//! Terraform / OpenTofu: finding the binary and driving it.
+//! Terraform / OpenTofu: finding the binary, planning, checking and applying.
 
 mod binary;
+pub mod packages_tag;
+pub mod plan;
+mod runner;
+pub mod ui;
 pub mod varfile;
 
 pub use binary::{find_program, locate, version, Terraform};
+pub use runner::{ApplyReport, Direction, SavedPlan, Tree};

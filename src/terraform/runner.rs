@@ -1,0 +1,370 @@
+//! Driving a terraform tree: init, plan to a private file, show it, apply exactly
+//! that file, read the state. Plans hold the secrets var file's values in clear: they
+//! live in a 0700 temporary directory, are 0600, and are deleted after use, also when
+//! csi exits on a signal.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::binary::Terraform;
+use super::plan::PlanJson;
+use super::ui::{self, Diagnostic, UiEvent};
+use crate::error::{failed, precondition, CsiError, Kind};
+use crate::interrupt::{self, CleanupGuard};
+use crate::process::ProcessError;
+use crate::settings::TerraformSettings;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Destroy the target (`plan -destroy`).
+    Stop,
+    /// Create the target.
+    Start,
+}
+
+/// The environment's tree and how csi runs terraform on it.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    pub tf: Terraform,
+    pub dir: PathBuf,
+    pub target: String,
+    configuration_var_file: PathBuf,
+    secrets_var_file: PathBuf,
+    parallelism: u32,
+    lock_timeout: String,
+}
+
+/// A saved plan in its private directory; deleted when dropped.
+pub struct SavedPlan {
+    pub path: PathBuf,
+    _dir: tempfile::TempDir,
+    _on_interrupt: CleanupGuard,
+}
+
+/// What an apply did, from terraform's own events.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ApplyReport {
+    pub completed: Vec<String>,
+    pub errored: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+impl Tree {
+    pub fn new(tf: Terraform, settings: &TerraformSettings) -> Self {
+        Tree {
+            tf,
+            dir: settings.dir.clone(),
+            target: settings.target.clone(),
+            configuration_var_file: settings.configuration_var_file.clone(),
+            secrets_var_file: settings.secrets_var_file.clone(),
+            parallelism: settings.parallelism,
+            lock_timeout: settings.lock_timeout.clone(),
+        }
+    }
+
+    pub async fn init(&self) -> anyhow::Result<()> {
+        self.tf
+            .command(&self.dir)
+            .args(["init", "-input=false", "-no-color"])
+            .output()
+            .await
+            .map_err(|e| {
+                failed(format!(
+                    "terraform init in {} failed: {e}",
+                    self.dir.display()
+                ))
+            })?;
+        Ok(())
+    }
+
+    /// Plans to a private file, streaming terraform's events to `on_event`.
+    pub async fn plan(
+        &self,
+        direction: Direction,
+        packages_tag: &str,
+        mut on_event: impl FnMut(&UiEvent),
+    ) -> anyhow::Result<SavedPlan> {
+        let saved = private_plan_file()?;
+        let mut cmd = self
+            .tf
+            .command(&self.dir)
+            .args(["plan", "-input=false", "-json"]);
+        if direction == Direction::Stop {
+            cmd = cmd.arg("-destroy");
+        }
+        // Var files by path only: their values never reach a command line.
+        cmd = cmd.args([
+            format!("-target={}", self.target),
+            format!("-var-file={}", self.configuration_var_file.display()),
+            format!("-var-file={}", self.secrets_var_file.display()),
+            format!("-var=csi_packages_tag={packages_tag}"),
+            format!("-lock-timeout={}", self.lock_timeout),
+            format!("-parallelism={}", self.parallelism),
+            format!("-out={}", saved.path.display()),
+        ]);
+        let mut diagnostics = Vec::new();
+        let result = cmd
+            .stream(
+                |line| {
+                    let event = ui::parse(line);
+                    if let UiEvent::Diagnostic(d) = &event {
+                        diagnostics.push(d.clone());
+                    }
+                    on_event(&event);
+                },
+                |_| {},
+            )
+            .await;
+        match result {
+            Ok(_) => {
+                restrict(&saved.path)?;
+                Ok(saved)
+            }
+            Err(e) => Err(terraform_failure("plan", e, &diagnostics, &self.dir).into()),
+        }
+    }
+
+    /// `show -json` of the saved plan. The document holds secrets; only the fields
+    /// csi checks are kept.
+    pub async fn show(&self, plan: &SavedPlan) -> anyhow::Result<PlanJson> {
+        let output = self
+            .tf
+            .command(&self.dir)
+            .args(["show", "-json", "-no-color"])
+            .arg(&plan.path)
+            .output()
+            .await
+            .map_err(|e| failed(format!("terraform show of the saved plan failed: {e}")))?;
+        serde_json::from_slice(&output.stdout).map_err(|e| {
+            failed(format!("terraform show -json gave an unreadable plan: {e}")).into()
+        })
+    }
+
+    /// Applies exactly the saved plan (its path last, no planning flags).
+    pub async fn apply(
+        &self,
+        plan: &SavedPlan,
+        mut on_event: impl FnMut(&UiEvent),
+    ) -> Result<ApplyReport, (ApplyReport, anyhow::Error)> {
+        let cmd = self
+            .tf
+            .command(&self.dir)
+            .args(["apply", "-input=false", "-json"])
+            .arg(format!("-lock-timeout={}", self.lock_timeout))
+            .arg(&plan.path);
+        let mut report = ApplyReport::default();
+        let mut diagnostics = Vec::new();
+        let result = cmd
+            .stream(
+                |line| {
+                    let event = ui::parse(line);
+                    match &event {
+                        UiEvent::ApplyComplete { address, .. } => {
+                            report.completed.push(address.clone())
+                        }
+                        UiEvent::ApplyErrored { address, .. } => {
+                            report.errored.push(address.clone())
+                        }
+                        UiEvent::Diagnostic(d) => {
+                            if d.is_error() {
+                                report.errors.push(d.one_line());
+                            }
+                            diagnostics.push(d.clone());
+                        }
+                        _ => {}
+                    }
+                    on_event(&event);
+                },
+                |_| {},
+            )
+            .await;
+        match result {
+            Ok(_) => Ok(report),
+            Err(e) => {
+                let error = terraform_failure("apply", e, &diagnostics, &self.dir);
+                Err((report, error.into()))
+            }
+        }
+    }
+
+    /// Every resource address in the state (an empty list when there is no state).
+    pub async fn state_addresses(&self) -> anyhow::Result<Vec<String>> {
+        let output = self
+            .tf
+            .command(&self.dir)
+            .args(["show", "-json", "-no-color"])
+            .output()
+            .await
+            .map_err(|e| failed(format!("reading the terraform state failed: {e}")))?;
+        let state: StateJson = serde_json::from_slice(&output.stdout).map_err(|e| {
+            failed(format!(
+                "terraform show -json gave an unreadable state: {e}"
+            ))
+        })?;
+        let mut addresses = Vec::new();
+        if let Some(root) = state.values.and_then(|v| v.root_module) {
+            root.collect(&mut addresses);
+        }
+        Ok(addresses)
+    }
+
+    /// Addresses in the state that lie under the target.
+    pub async fn target_addresses(&self) -> anyhow::Result<Vec<String>> {
+        let all = self.state_addresses().await?;
+        Ok(all
+            .into_iter()
+            .filter(|a| super::plan::within(None, a, &self.target))
+            .collect())
+    }
+
+    /// The state file of a local backend, for tests and diagnostics.
+    pub fn local_state_file(&self) -> PathBuf {
+        self.dir.join("terraform.tfstate")
+    }
+}
+
+#[derive(Deserialize)]
+struct StateJson {
+    #[serde(default)]
+    values: Option<StateValues>,
+}
+
+#[derive(Deserialize)]
+struct StateValues {
+    #[serde(default)]
+    root_module: Option<StateModule>,
+}
+
+#[derive(Deserialize)]
+struct StateModule {
+    #[serde(default)]
+    resources: Vec<StateResource>,
+    #[serde(default)]
+    child_modules: Vec<StateModule>,
+}
+
+#[derive(Deserialize)]
+struct StateResource {
+    address: String,
+}
+
+impl StateModule {
+    fn collect(self, into: &mut Vec<String>) {
+        into.extend(self.resources.into_iter().map(|r| r.address));
+        for child in self.child_modules {
+            child.collect(into);
+        }
+    }
+}
+
+fn private_plan_file() -> Result<SavedPlan, CsiError> {
+    let dir = tempfile::Builder::new()
+        .prefix("csi-plan-")
+        .tempdir()
+        .map_err(|e| {
+            failed(format!(
+                "cannot create a private directory for the plan: {e}"
+            ))
+        })?;
+    restrict_dir(dir.path())?;
+    let path = dir.path().join("csi.tfplan");
+    let remove = dir.path().to_path_buf();
+    Ok(SavedPlan {
+        path,
+        _dir: dir,
+        _on_interrupt: interrupt::on_interrupt(move || {
+            let _ = fs_err::remove_dir_all(&remove);
+        }),
+    })
+}
+
+fn restrict_dir(path: &Path) -> Result<(), CsiError> {
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| failed(format!("cannot make the plan directory private: {e}")))
+}
+
+fn restrict(path: &Path) -> Result<(), CsiError> {
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| failed(format!("cannot make the plan file private: {e}")))
+}
+
+/// Turns a failed terraform run into an error the operator can act on.
+fn terraform_failure(
+    step: &str,
+    error: ProcessError,
+    diagnostics: &[Diagnostic],
+    dir: &Path,
+) -> CsiError {
+    let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
+    if let ProcessError::Interrupted { signal, .. } = &error {
+        return CsiError::new(
+            Kind::Interrupted,
+            format!("terraform {step} was interrupted by {signal} and stopped gracefully"),
+        );
+    }
+    if let Some(lock) = errors
+        .iter()
+        .find(|d| d.summary.contains("Error acquiring the state lock"))
+    {
+        return precondition(format!(
+            "the terraform state is locked: {}",
+            lock_holder(&lock.detail)
+        ))
+        .with_hint(format!(
+            "wait for that operation; if it is dead, run `force-unlock <ID>` in {}",
+            dir.display()
+        ));
+    }
+    if errors.iter().any(|d| {
+        d.summary.contains("Saved plan is stale")
+            || d.summary.contains("does not match the given state")
+    }) {
+        return precondition(
+            "the saved plan is stale: the state changed after it was made, so nothing was applied",
+        )
+        .with_hint("run the command again to make, review and confirm a fresh plan");
+    }
+    let first = errors
+        .first()
+        .map(|d| d.one_line())
+        .unwrap_or_else(|| error.to_string());
+    let more = if errors.len() > 1 {
+        format!(" (and {} more errors)", errors.len() - 1)
+    } else {
+        String::new()
+    };
+    failed(format!("terraform {step} failed: {first}{more}"))
+        .with_hint("run with -v to see terraform's messages")
+}
+
+/// `Who: alice@tf-toto, Operation: OperationTypeApply, Created: ..., ID: ...` from the
+/// diagnostic's "Lock Info" block.
+fn lock_holder(detail: &str) -> String {
+    let wanted = ["ID", "Who", "Operation", "Created"];
+    let fields: Vec<String> = detail
+        .lines()
+        .filter_map(|l| l.trim().split_once(':'))
+        .filter(|(k, _)| wanted.contains(&k.trim()))
+        .map(|(k, v)| format!("{}: {}", k.trim(), v.trim()))
+        .collect();
+    if fields.is_empty() {
+        "held by another terraform run".into()
+    } else {
+        fields.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lock_holder_is_read_from_lock_info() {
+        let detail = "resource temporarily unavailable\nLock Info:\n  ID:        3f1c\n  Path:      terraform.tfstate\n  Operation: OperationTypeApply\n  Who:       alice@tf-toto\n  Version:   1.6.2\n  Created:   2026-11-22 10:00:00 UTC\n  Info:\n";
+        assert_eq!(
+            super::lock_holder(detail),
+            "ID: 3f1c, Operation: OperationTypeApply, Who: alice@tf-toto, Created: 2026-11-22 10:00:00 UTC"
+        );
+    }
+}
