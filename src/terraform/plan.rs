@@ -295,8 +295,8 @@ mod tests {
             found,
             vec![
                 "2 to delete where 13 expected".to_owned(),
-                "outside module.core: module.core_db.terraform_data.b".to_owned(),
                 "unexpected update: module.core.terraform_data.c".to_owned(),
+                "outside module.core: module.core_db.terraform_data.b".to_owned(),
             ]
         );
         let matching = format!(
