@@ -282,3 +282,56 @@ fn a_planted_secret_appears_in_no_output_or_state_file() {
         assert!(!text.contains(PLANTED), "secret in {file}");
     }
 }
+
+#[test]
+fn sigterm_during_apply_reaches_terraform_and_is_journaled() {
+    use std::io::{BufRead, BufReader};
+    let bed = bed(false, Duration::hours(2), None);
+    let instances = bed.tf.join("modules/core/instances.tf");
+    let slow = std::fs::read_to_string(&instances).unwrap().replace(
+        "resource \"terraform_data\" \"tf_tata\" {",
+        "resource \"terraform_data\" \"tf_tata\" {\n  provisioner \"local-exec\" {\n    command = \"sleep 20\"\n  }\n",
+    );
+    std::fs::write(&instances, slow).unwrap();
+
+    let mut child = bed.env.spawn_csi(&["env", "start", "sandbox", "--tag", "t", "--yes", "--no-wait"]);
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("tf_tata ...") {
+            break;
+        }
+    }
+    assert!(seen.contains("tf_tata ..."), "apply never reached tf_tata:\n{seen}");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    let all = format!("{seen}{}", rest.join("\n"));
+    assert_eq!(status.code(), Some(130), "{all}");
+    assert!(all.contains("interrupted by SIGTERM"), "{all}");
+
+    // The lock is released, the journal says what happened, the plan is gone.
+    assert!(std::fs::read(bed.env.state_dir.join("sandbox/lock")).unwrap().is_empty());
+    let history = bed.csi(&["env", "history", "sandbox", "--steps", "--output", "json"]);
+    let entries: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let entries = entries.as_array().unwrap();
+    assert!(entries.iter().any(|e| e["step"] == "interrupted"), "{}", history.stdout);
+    assert_eq!(entries.last().unwrap()["outcome"], "interrupted");
+    assert_no_plan_left(&bed.tmp);
+    let created = addresses_in(&bed.tf, "core").len();
+    assert!(created < 13, "terraform stopped early: {created}");
+
+    // The next start says what was left.
+    let again = bed.csi(&["env", "plan", "sandbox", "start", "--tag", "t"]);
+    assert!(again.stderr.contains("the last start of `sandbox`"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains(&format!("the state now holds {created} resource(s)")),
+        "{}",
+        again.stderr
+    );
+}

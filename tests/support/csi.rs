@@ -83,6 +83,26 @@ impl TestEnv {
         run_with_limit(cmd, Duration::from_secs(120))
     }
 
+    /// Starts csi in the background (no terminal, clean environment), for tests that
+    /// signal it mid-run.
+    pub fn spawn_csi(&self, args: &[&str]) -> std::process::Child {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_csi"));
+        cmd.args(["--config", self.config.to_str().unwrap()])
+            .args(["--state-dir", self.state_dir.to_str().unwrap()])
+            .args(args)
+            .env_clear()
+            .env("PATH", test_path())
+            .env("HOME", &self.home)
+            .env("LANG", "C.UTF-8")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd.spawn().expect("start csi")
+    }
+
     /// Every byte csi wrote under the state directory, for leak checks.
     pub fn state_files_text(&self) -> String {
         let mut text = String::new();
