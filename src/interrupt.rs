@@ -23,14 +23,13 @@ fn cleanups() -> &'static Mutex<Vec<(usize, Cleanup)>> {
     CLEANUPS.get_or_init(|| Mutex::new(Vec::new()))
 }
 
-fn channel() -> &'static (
+type SignalChannel = (
     watch::Sender<Option<Signal>>,
     watch::Receiver<Option<Signal>>,
-) {
-    static CHANNEL: OnceLock<(
-        watch::Sender<Option<Signal>>,
-        watch::Receiver<Option<Signal>>,
-    )> = OnceLock::new();
+);
+
+fn channel() -> &'static SignalChannel {
+    static CHANNEL: OnceLock<SignalChannel> = OnceLock::new();
     CHANNEL.get_or_init(|| watch::channel(None))
 }
 

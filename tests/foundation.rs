@@ -77,18 +77,29 @@ fn check_passes_against_the_real_test_bed() {
         assert!(line.starts_with("OK"), "{line}");
     }
     assert!(run.stdout.contains("tofu 1."), "{}", run.stdout);
-    assert!(run.stdout.contains("pgdump_2026-11-20T04:00:00"), "{}", run.stdout);
-    assert!(run.stdout.lines().any(|l| l.starts_with("SKIP") && l.contains("OpenStack project")));
+    assert!(
+        run.stdout.contains("pgdump_2026-11-20T04:00:00"),
+        "{}",
+        run.stdout
+    );
+    assert!(run
+        .stdout
+        .lines()
+        .any(|l| l.starts_with("SKIP") && l.contains("OpenStack project")));
 }
 
 #[test]
 fn check_fails_on_exposed_secrets_file_and_wrong_project() {
     let bed = test_bed(Some("expected-project-0001"), false);
-    let secrets = bed.env.path().join("terraform-sandbox/sandbox_env_secrets.tfvars");
-    set_mode(&secrets, 0o644);
-    let run = bed
+    let secrets = bed
         .env
-        .csi_with(&["env", "check", "sandbox", "--output", "json"], &[("OS_PROJECT_ID", "some-other-project")]);
+        .path()
+        .join("terraform-sandbox/sandbox_env_secrets.tfvars");
+    set_mode(&secrets, 0o644);
+    let run = bed.env.csi_with(
+        &["env", "check", "sandbox", "--output", "json"],
+        &[("OS_PROJECT_ID", "some-other-project")],
+    );
     assert_eq!(run.code, 4, "{}", run.all_output());
     let checks: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
     let status = |name: &str| {
@@ -97,7 +108,12 @@ fn check_fails_on_exposed_secrets_file_and_wrong_project() {
             .unwrap()
             .iter()
             .find(|c| c["name"] == name)
-            .map(|c| (c["status"].as_str().unwrap().to_owned(), c["detail"].as_str().unwrap().to_owned()))
+            .map(|c| {
+                (
+                    c["status"].as_str().unwrap().to_owned(),
+                    c["detail"].as_str().unwrap().to_owned(),
+                )
+            })
             .unwrap()
     };
     let (s, detail) = status("secrets var file");
@@ -105,7 +121,10 @@ fn check_fails_on_exposed_secrets_file_and_wrong_project() {
     assert!(detail.contains("chmod 600"), "{detail}");
     let (s, detail) = status("OpenStack project");
     assert_eq!(s, "fail");
-    assert!(detail.contains("expected expected-project-0001"), "{detail}");
+    assert!(
+        detail.contains("expected expected-project-0001"),
+        "{detail}"
+    );
     assert_eq!(status("database reachable").0, "ok");
     assert!(run.stderr.contains("2 check(s) failed"), "{}", run.stderr);
 }
@@ -129,12 +148,21 @@ fn planted_secret_is_found_nowhere() {
         runs.push(bed.env.csi_with(args, &secrets_env));
     }
     // A failing child: tofu reads the var file and may quote it; csi must not.
-    let bad = bed.env.path().join("terraform-sandbox/sandbox_env_configuration.tfvars");
+    let bad = bed
+        .env
+        .path()
+        .join("terraform-sandbox/sandbox_env_configuration.tfvars");
     std::fs::write(&bad, format!("broken = = \"{PLANTED}\"\n")).unwrap();
-    runs.push(bed.env.csi_with(&["env", "check", "sandbox", "-vv"], &secrets_env));
+    runs.push(
+        bed.env
+            .csi_with(&["env", "check", "sandbox", "-vv"], &secrets_env),
+    );
     let settings = &runs[2].stdout;
     assert!(settings.contains("\"token\": \"********\""), "{settings}");
-    assert!(settings.contains("\"password\": \"********\""), "{settings}");
+    assert!(
+        settings.contains("\"password\": \"********\""),
+        "{settings}"
+    );
     for run in &runs {
         let text = run.all_output();
         for secret in std::iter::once(PLANTED).chain(secrets_env.iter().map(|(_, v)| *v)) {
@@ -185,7 +213,10 @@ fn no_terminal_without_yes_refuses_at_once_and_changes_nothing() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert!(run.stderr.contains("no terminal"), "{}", run.stderr);
     assert!(run.stderr.contains("hint:"), "{}", run.stderr);
-    assert_eq!(std::fs::read(env.state_dir.join("prod/lock")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(env.state_dir.join("prod/lock")).unwrap(),
+        before
+    );
 }
 
 #[test]
@@ -194,12 +225,21 @@ fn stale_lock_is_reported_and_cleared_explicitly() {
     plant_stale_lock(&env, "prod");
     let dry = env.csi(&["env", "unlock", "prod", "--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.all_output());
-    assert!(dry.stderr.contains("alice@tf-toto (pid 999999, `csi env stop prod`)"), "{}", dry.stderr);
-    assert!(!std::fs::read(env.state_dir.join("prod/lock")).unwrap().is_empty());
+    assert!(
+        dry.stderr
+            .contains("alice@tf-toto (pid 999999, `csi env stop prod`)"),
+        "{}",
+        dry.stderr
+    );
+    assert!(!std::fs::read(env.state_dir.join("prod/lock"))
+        .unwrap()
+        .is_empty());
 
     let run = env.csi(&["env", "unlock", "prod", "--yes"]);
     assert_eq!(run.code, 0, "{}", run.all_output());
-    assert!(std::fs::read(env.state_dir.join("prod/lock")).unwrap().is_empty());
+    assert!(std::fs::read(env.state_dir.join("prod/lock"))
+        .unwrap()
+        .is_empty());
     let history = env.csi(&["env", "history", "prod", "--output", "json"]);
     let entries: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
     let last = entries.as_array().unwrap().last().unwrap();
@@ -210,10 +250,15 @@ fn stale_lock_is_reported_and_cleared_explicitly() {
 #[test]
 fn a_second_operator_is_refused_while_the_lock_is_held() {
     let env = plain_env();
-    let _held = csi_ops::lock::acquire(&env.state_dir.join("prod"), "prod", "csi env stop prod").unwrap();
+    let _held =
+        csi_ops::lock::acquire(&env.state_dir.join("prod"), "prod", "csi env stop prod").unwrap();
     let run = env.csi(&["env", "unlock", "prod", "--yes"]);
     assert_eq!(run.code, 4, "{}", run.all_output());
-    assert!(run.stderr.contains("locked by a running operation"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("locked by a running operation"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("csi env stop prod"), "{}", run.stderr);
     assert!(matches!(
         csi_ops::lock::inspect(&env.state_dir.join("prod")).unwrap(),
@@ -228,13 +273,20 @@ fn configuration_errors_name_file_line_and_key() {
     );
     let run = env.csi(&["env", "list"]);
     assert_eq!(run.code, 2, "{}", run.all_output());
-    let expected = format!("{}:6: key `environment.prod.terraform.parallelism`", env.config.display());
+    let expected = format!(
+        "{}:6: key `environment.prod.terraform.parallelism`",
+        env.config.display()
+    );
     assert!(run.stderr.contains(&expected), "{}", run.stderr);
 
     std::fs::write(&env.config, "environmnet \"prod\" {}\n").unwrap();
     let run = env.csi(&["env", "list"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains(":1: key `environmnet`: unknown field"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(":1: key `environmnet`: unknown field"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -242,8 +294,16 @@ fn unknown_environment_names_the_known_ones() {
     let env = plain_env();
     let run = env.csi(&["env", "check", "prdo"]);
     assert_eq!(run.code, 2, "{}", run.all_output());
-    assert!(run.stderr.contains("unknown environment `prdo`"), "{}", run.stderr);
-    assert!(run.stderr.contains("known environments: prod"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown environment `prdo`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("known environments: prod"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -251,7 +311,11 @@ fn environment_variables_override_the_file() {
     let env = plain_env();
     let run = env.csi_with(
         &["env", "show-settings", "prod"],
-        &[("NOMAD_ADDR", "http://nomad.example:4646"), ("PGPORT", "6543"), ("BORG_REPO", "/srv/borg")],
+        &[
+            ("NOMAD_ADDR", "http://nomad.example:4646"),
+            ("PGPORT", "6543"),
+            ("BORG_REPO", "/srv/borg"),
+        ],
     );
     assert_eq!(run.code, 0, "{}", run.all_output());
     let s: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
@@ -262,7 +326,11 @@ fn environment_variables_override_the_file() {
     assert_eq!(s["origins"]["database.host"], "file");
     let bad = env.csi_with(&["env", "show-settings", "prod"], &[("PGPORT", "nope")]);
     assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("PGPORT `nope` is not a port number"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("PGPORT `nope` is not a port number"),
+        "{}",
+        bad.stderr
+    );
 }
 
 #[test]
@@ -270,8 +338,16 @@ fn completions_and_man_page_are_generated() {
     let env = plain_env();
     let bash = env.csi(&["completions", "bash"]);
     assert_eq!(bash.code, 0);
-    assert!(bash.stdout.contains("csi__subcmd__env__subcmd__check"), "{}", &bash.stdout[..200.min(bash.stdout.len())]);
+    assert!(
+        bash.stdout.contains("csi__subcmd__env__subcmd__check"),
+        "{}",
+        &bash.stdout[..200.min(bash.stdout.len())]
+    );
     let man = env.csi(&["man"]);
     assert_eq!(man.code, 0);
-    assert!(man.stdout.contains(".TH csi"), "{}", &man.stdout[..200.min(man.stdout.len())]);
+    assert!(
+        man.stdout.contains(".TH csi"),
+        "{}",
+        &man.stdout[..200.min(man.stdout.len())]
+    );
 }

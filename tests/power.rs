@@ -11,7 +11,9 @@ use support::borg::TestBorgRepo;
 use support::csi::{copy_terraform_sandbox, ConfigParts, Run, TestEnv};
 use support::postgres::TestPostgres;
 use support::pty::answer_prompt;
-use support::terraform::{addresses_in, init_started, init_stopped, run_tofu, state_bytes, var_args};
+use support::terraform::{
+    addresses_in, init_started, init_stopped, run_tofu, state_bytes, var_args,
+};
 
 const PLANTED: &str = "planted-tfvars-secret-c0ffee42";
 
@@ -33,7 +35,9 @@ fn bed(started: bool, backup_age: Duration, project: Option<&str>) -> Bed {
     let pg = TestPostgres::start();
     pg.create_cosims_db("cosims");
     let borg = TestBorgRepo::create();
-    let when = (Utc::now() - backup_age).format("%Y-%m-%dT%H:%M:%S").to_string();
+    let when = (Utc::now() - backup_age)
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
     borg.add_dump_archive(&pg, &format!("pgdump_{when}"), &when);
     let mut env = TestEnv::new("");
     let tf = copy_terraform_sandbox(env.path(), PLANTED);
@@ -59,11 +63,21 @@ fn bed(started: bool, backup_age: Duration, project: Option<&str>) -> Bed {
     let tmp = env.path().join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     env.set_env("TMPDIR", tmp.to_str().unwrap());
-    Bed { env, tf, tmp, _pg: pg, _borg: borg }
+    Bed {
+        env,
+        tf,
+        tmp,
+        _pg: pg,
+        _borg: borg,
+    }
 }
 
 fn assert_no_plan_left(tmp: &Path) {
-    let left: Vec<_> = std::fs::read_dir(tmp).unwrap().flatten().map(|e| e.path()).collect();
+    let left: Vec<_> = std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     assert!(left.is_empty(), "plan files left behind: {left:?}");
 }
 
@@ -78,21 +92,45 @@ fn start_creates_13_and_stop_destroys_13() {
     let bed = bed(false, Duration::hours(2), None);
     assert!(addresses_in(&bed.tf, "core").is_empty());
 
-    let run = bed.csi(&["env", "start", "sandbox", "--tag", "git-hash-0123abcd", "--yes", "--no-wait"]);
+    let run = bed.csi(&[
+        "env",
+        "start",
+        "sandbox",
+        "--tag",
+        "git-hash-0123abcd",
+        "--yes",
+        "--no-wait",
+    ]);
     assert_eq!(run.code, 0, "{}", run.all_output());
     assert_eq!(addresses_in(&bed.tf, "core").len(), 13);
     assert_eq!(addresses_in(&bed.tf, "cold").len(), 3);
-    assert!(run.stdout.contains("Plan: 13 to add, 0 to change, 0 to destroy."), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("Plan: 13 to add, 0 to change, 0 to destroy."),
+        "{}",
+        run.stdout
+    );
     assert_no_plan_left(&bed.tmp);
 
     let run = bed.csi(&["env", "stop", "sandbox", "--yes"]);
     assert_eq!(run.code, 0, "{}", run.all_output());
     assert!(addresses_in(&bed.tf, "core").is_empty());
-    assert_eq!(addresses_in(&bed.tf, "cold").len(), 3, "a stop must not touch module.cold");
-    assert!(run.stderr.contains("newest database backup: pgdump_"), "{}", run.stderr);
+    assert_eq!(
+        addresses_in(&bed.tf, "cold").len(),
+        3,
+        "a stop must not touch module.cold"
+    );
+    assert!(
+        run.stderr.contains("newest database backup: pgdump_"),
+        "{}",
+        run.stderr
+    );
     assert_no_plan_left(&bed.tmp);
     let last = last_finished(&bed.env, "sandbox");
-    assert_eq!((last["operation"].as_str(), last["outcome"].as_str()), (Some("stop"), Some("ok")));
+    assert_eq!(
+        (last["operation"].as_str(), last["outcome"].as_str()),
+        (Some("stop"), Some("ok"))
+    );
 
     // Already stopped: a friendly no-op, not an error.
     let again = bed.csi(&["env", "stop", "sandbox", "--yes"]);
@@ -107,7 +145,11 @@ fn plan_and_dry_run_change_nothing() {
     let plan = bed.csi(&["env", "plan", "sandbox", "stop"]);
     assert_eq!(plan.code, 0, "{}", plan.all_output());
     assert!(plan.stdout.contains("delete (13):"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("module.core.terraform_data.tf_tutu"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("module.core.terraform_data.tf_tutu"),
+        "{}",
+        plan.stdout
+    );
     let dry = bed.csi(&["env", "stop", "sandbox", "--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.all_output());
     assert_eq!(state_bytes(&bed.tf), before);
@@ -118,12 +160,23 @@ fn plan_and_dry_run_change_nothing() {
 #[test]
 fn drift_is_shown_and_refused_without_expect() {
     let bed = bed(true, Duration::hours(2), None);
-    run_tofu(&bed.tf, &["state", "rm", "module.core.terraform_data.tf_titi"]);
+    run_tofu(
+        &bed.tf,
+        &["state", "rm", "module.core.terraform_data.tf_titi"],
+    );
     let before = state_bytes(&bed.tf);
     let run = bed.csi(&["env", "stop", "sandbox", "--yes"]);
     assert_eq!(run.code, 4, "{}", run.all_output());
-    assert!(run.stderr.contains("12 to delete where 13 expected"), "{}", run.stderr);
-    assert_eq!(state_bytes(&bed.tf), before, "a refused stop must not touch the state");
+    assert!(
+        run.stderr.contains("12 to delete where 13 expected"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        state_bytes(&bed.tf),
+        before,
+        "a refused stop must not touch the state"
+    );
 
     let run = bed.csi(&["env", "stop", "sandbox", "--yes", "--expect", "12"]);
     assert_eq!(run.code, 0, "{}", run.all_output());
@@ -139,11 +192,33 @@ fn an_extra_resource_in_the_module_is_refused_without_expect() {
     text.push_str(extra);
     std::fs::write(&path, text).unwrap();
     let before = state_bytes(&bed.tf);
-    let run = bed.csi(&["env", "start", "sandbox", "--tag", "t", "--yes", "--no-wait"]);
+    let run = bed.csi(&[
+        "env",
+        "start",
+        "sandbox",
+        "--tag",
+        "t",
+        "--yes",
+        "--no-wait",
+    ]);
     assert_eq!(run.code, 4, "{}", run.all_output());
-    assert!(run.stderr.contains("14 to create where 13 expected"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("14 to create where 13 expected"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(state_bytes(&bed.tf), before);
-    let run = bed.csi(&["env", "start", "sandbox", "--tag", "t", "--yes", "--no-wait", "--expect", "14"]);
+    let run = bed.csi(&[
+        "env",
+        "start",
+        "sandbox",
+        "--tag",
+        "t",
+        "--yes",
+        "--no-wait",
+        "--expect",
+        "14",
+    ]);
     assert_eq!(run.code, 0, "{}", run.all_output());
     assert_eq!(addresses_in(&bed.tf, "core").len(), 14);
 }
@@ -155,21 +230,41 @@ fn refusals_exit_with_their_code_and_leave_the_state_untouched() {
     let right_project = [("OS_PROJECT_ID", "project-prod-0001")];
 
     // Wrong OpenStack project.
-    let run = bed.env.csi_with(&["env", "stop", "sandbox", "--yes"], &[("OS_PROJECT_ID", "project-test-0002")]);
+    let run = bed.env.csi_with(
+        &["env", "stop", "sandbox", "--yes"],
+        &[("OS_PROJECT_ID", "project-test-0002")],
+    );
     assert_eq!(run.code, 4, "{}", run.all_output());
-    assert!(run.stderr.contains("expected project-prod-0001"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("expected project-prod-0001"),
+        "{}",
+        run.stderr
+    );
 
     // No terminal and no --yes.
-    let run = bed.env.csi_with(&["env", "stop", "sandbox"], &right_project);
+    let run = bed
+        .env
+        .csi_with(&["env", "stop", "sandbox"], &right_project);
     assert_eq!(run.code, 3, "{}", run.all_output());
     assert!(run.stderr.contains("no terminal"), "{}", run.stderr);
 
     // Another operation holds the lock.
     {
-        let _held = csi_ops::lock::acquire(&bed.env.state_dir.join("sandbox"), "sandbox", "csi env restore-db sandbox").unwrap();
-        let run = bed.env.csi_with(&["env", "stop", "sandbox", "--yes"], &right_project);
+        let _held = csi_ops::lock::acquire(
+            &bed.env.state_dir.join("sandbox"),
+            "sandbox",
+            "csi env restore-db sandbox",
+        )
+        .unwrap();
+        let run = bed
+            .env
+            .csi_with(&["env", "stop", "sandbox", "--yes"], &right_project);
         assert_eq!(run.code, 4, "{}", run.all_output());
-        assert!(run.stderr.contains("csi env restore-db sandbox"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("csi env restore-db sandbox"),
+            "{}",
+            run.stderr
+        );
     }
 
     // The operator answers no at the prompt.
@@ -178,17 +273,33 @@ fn refusals_exit_with_their_code_and_leave_the_state_untouched() {
     on_terminal.state_dir = bed.env.state_dir.clone();
     on_terminal.env = bed.env.env.clone();
     on_terminal.set_env("OS_PROJECT_ID", "project-prod-0001");
-    let run = answer_prompt(&on_terminal, &["env", "stop", "sandbox"], "apply this plan", "n", || {});
+    let run = answer_prompt(
+        &on_terminal,
+        &["env", "stop", "sandbox"],
+        "apply this plan",
+        "n",
+        || {},
+    );
     assert_eq!(run.code, 3, "{}", run.stdout);
     assert!(run.stdout.contains("answered no"), "{}", run.stdout);
 
     // The secrets var file is missing.
     std::fs::remove_file(bed.tf.join("sandbox_env_secrets.tfvars")).unwrap();
-    let run = bed.env.csi_with(&["env", "stop", "sandbox", "--yes"], &right_project);
+    let run = bed
+        .env
+        .csi_with(&["env", "stop", "sandbox", "--yes"], &right_project);
     assert_eq!(run.code, 4, "{}", run.all_output());
-    assert!(run.stderr.contains("sandbox_env_secrets.tfvars is missing"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("sandbox_env_secrets.tfvars is missing"),
+        "{}",
+        run.stderr
+    );
 
-    assert_eq!(state_bytes(&bed.tf), before, "every refusal must leave the state byte-identical");
+    assert_eq!(
+        state_bytes(&bed.tf),
+        before,
+        "every refusal must leave the state byte-identical"
+    );
     assert_no_plan_left(&bed.tmp);
 }
 
@@ -205,7 +316,11 @@ fn a_dirty_work_tree_is_refused_unless_allowed() {
         assert!(status.status.success(), "git {args:?}");
         String::from_utf8_lossy(&status.stdout).trim().to_owned()
     };
-    std::fs::write(bed.tf.join(".gitignore"), ".terraform/\n*.tfstate*\n*_secrets.tfvars\n.terraform.lock.hcl\n").unwrap();
+    std::fs::write(
+        bed.tf.join(".gitignore"),
+        ".terraform/\n*.tfstate*\n*_secrets.tfvars\n.terraform.lock.hcl\n",
+    )
+    .unwrap();
     git(&["init", "-q"]);
     git(&["add", "-A"]);
     git(&["commit", "-qm", "tree"]);
@@ -217,7 +332,14 @@ fn a_dirty_work_tree_is_refused_unless_allowed() {
     assert!(run.stderr.contains("uncommitted changes"), "{}", run.stderr);
     assert_eq!(state_bytes(&bed.tf), before);
 
-    let run = bed.csi(&["env", "start", "sandbox", "--yes", "--no-wait", "--allow-dirty"]);
+    let run = bed.csi(&[
+        "env",
+        "start",
+        "sandbox",
+        "--yes",
+        "--no-wait",
+        "--allow-dirty",
+    ]);
     assert_eq!(run.code, 0, "{}", run.all_output());
     let history = bed.csi(&["env", "history", "sandbox", "--steps", "--output", "json"]);
     let expected_tag = format!("git-hash-{}-changed", &head[..8]);
@@ -252,29 +374,55 @@ fn a_stale_plan_is_refused_and_nothing_is_applied() {
         "apply this plan",
         "y",
         move || {
-            let mut args = vec!["apply", "-input=false", "-auto-approve", "-target=module.core.terraform_data.secgroup_ssh"];
+            let mut args = vec![
+                "apply",
+                "-input=false",
+                "-auto-approve",
+                "-target=module.core.terraform_data.secgroup_ssh",
+            ];
             let vars = var_args("other");
             args.extend(vars.iter().map(String::as_str));
             run_tofu(&tf, &args);
         },
     );
     assert_eq!(run.code, 4, "{}", run.stdout);
-    assert!(run.stdout.contains("the saved plan is stale"), "{}", run.stdout);
-    assert_eq!(addresses_in(&bed.tf, "core"), vec!["module.core.terraform_data.secgroup_ssh".to_owned()]);
+    assert!(
+        run.stdout.contains("the saved plan is stale"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        addresses_in(&bed.tf, "core"),
+        vec!["module.core.terraform_data.secgroup_ssh".to_owned()]
+    );
     assert_no_plan_left(&bed.tmp);
 }
 
 #[test]
 fn a_planted_secret_appears_in_no_output_or_state_file() {
     let bed = bed(false, Duration::hours(2), None);
-    let mut outputs = Vec::new();
-    outputs.push(bed.csi(&["env", "plan", "sandbox", "start", "--tag", "t", "-vv"]));
-    outputs.push(bed.csi(&["env", "start", "sandbox", "--tag", "t", "--yes", "--no-wait", "-vv"]));
-    outputs.push(bed.csi(&["env", "stop", "sandbox", "--yes", "-vv", "--output", "json"]));
-    outputs.push(bed.csi(&["env", "history", "sandbox", "--steps"]));
+    let outputs = vec![
+        bed.csi(&["env", "plan", "sandbox", "start", "--tag", "t", "-vv"]),
+        bed.csi(&[
+            "env",
+            "start",
+            "sandbox",
+            "--tag",
+            "t",
+            "--yes",
+            "--no-wait",
+            "-vv",
+        ]),
+        bed.csi(&["env", "stop", "sandbox", "--yes", "-vv", "--output", "json"]),
+        bed.csi(&["env", "history", "sandbox", "--steps"]),
+    ];
     for run in &outputs {
         assert_eq!(run.code, 0, "{}", run.all_output());
-        assert!(!run.all_output().contains(PLANTED), "leaked: {}", run.all_output());
+        assert!(
+            !run.all_output().contains(PLANTED),
+            "leaked: {}",
+            run.all_output()
+        );
     }
     assert!(!bed.env.state_files_text().contains(PLANTED));
     for file in ["terraform.tfstate", "terraform.tfstate.backup"] {
@@ -294,7 +442,15 @@ fn sigterm_during_apply_reaches_terraform_and_is_journaled() {
     );
     std::fs::write(&instances, slow).unwrap();
 
-    let mut child = bed.env.spawn_csi(&["env", "start", "sandbox", "--tag", "t", "--yes", "--no-wait"]);
+    let mut child = bed.env.spawn_csi(&[
+        "env",
+        "start",
+        "sandbox",
+        "--tag",
+        "t",
+        "--yes",
+        "--no-wait",
+    ]);
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let mut seen = String::new();
@@ -306,7 +462,10 @@ fn sigterm_during_apply_reaches_terraform_and_is_journaled() {
             break;
         }
     }
-    assert!(seen.contains("tf_tata ..."), "apply never reached tf_tata:\n{seen}");
+    assert!(
+        seen.contains("tf_tata ..."),
+        "apply never reached tf_tata:\n{seen}"
+    );
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
@@ -316,11 +475,17 @@ fn sigterm_during_apply_reaches_terraform_and_is_journaled() {
     assert!(all.contains("interrupted by SIGTERM"), "{all}");
 
     // The lock is released, the journal says what happened, the plan is gone.
-    assert!(std::fs::read(bed.env.state_dir.join("sandbox/lock")).unwrap().is_empty());
+    assert!(std::fs::read(bed.env.state_dir.join("sandbox/lock"))
+        .unwrap()
+        .is_empty());
     let history = bed.csi(&["env", "history", "sandbox", "--steps", "--output", "json"]);
     let entries: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
     let entries = entries.as_array().unwrap();
-    assert!(entries.iter().any(|e| e["step"] == "interrupted"), "{}", history.stdout);
+    assert!(
+        entries.iter().any(|e| e["step"] == "interrupted"),
+        "{}",
+        history.stdout
+    );
     assert_eq!(entries.last().unwrap()["outcome"], "interrupted");
     assert_no_plan_left(&bed.tmp);
     let created = addresses_in(&bed.tf, "core").len();
@@ -328,9 +493,15 @@ fn sigterm_during_apply_reaches_terraform_and_is_journaled() {
 
     // The next start says what was left.
     let again = bed.csi(&["env", "plan", "sandbox", "start", "--tag", "t"]);
-    assert!(again.stderr.contains("the last start of `sandbox`"), "{}", again.stderr);
     assert!(
-        again.stderr.contains(&format!("the state now holds {created} resource(s)")),
+        again.stderr.contains("the last start of `sandbox`"),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        again
+            .stderr
+            .contains(&format!("the state now holds {created} resource(s)")),
         "{}",
         again.stderr
     );

@@ -4,7 +4,6 @@
 use serde_json::json;
 
 use super::Context;
-use crate::error::CsiError;
 use crate::journal::{Journal, Outcome};
 use crate::lock::{self, LockState};
 
@@ -36,7 +35,7 @@ pub fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
     }
     ctx.prompter
         .confirm("Clear this lock?", env, settings.protected)?;
-    lock::clear_stale(&settings.state_dir, env).map_err(CsiError::from)?;
+    lock::clear_stale(&settings.state_dir, env)?;
     let op = Journal::for_state_dir(&settings.state_dir)
         .start("unlock", json!({ "cleared": holder }))?;
     op.finish(Outcome::Ok, "stale lock cleared")?;

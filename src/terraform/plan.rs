@@ -147,7 +147,7 @@ pub fn within(module_address: Option<&str>, address: &str, target: &str) -> bool
             || addr.starts_with(&format!("{target}."))
             || addr.starts_with(&format!("{target}["))
     };
-    module_address.map_or(false, inside) || inside(address)
+    module_address.is_some_and(inside) || inside(address)
 }
 
 /// What the operator expects the plan to do.

@@ -112,7 +112,9 @@ impl TestEnv {
 }
 
 fn collect_text(dir: &Path, into: &mut String) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -179,7 +181,8 @@ pub fn copy_terraform_sandbox(into: &Path, secret: &str) -> PathBuf {
     let target = into.join("terraform-sandbox");
     copy_dir(&repo_root().join("terraform/sandbox"), &target);
     let secrets = target.join("sandbox_env_secrets.tfvars");
-    let example = std::fs::read_to_string(target.join("sandbox_env_secrets.tfvars.example")).unwrap();
+    let example =
+        std::fs::read_to_string(target.join("sandbox_env_secrets.tfvars.example")).unwrap();
     let planted = example
         .lines()
         .map(|line| match line.split_once('=') {
@@ -203,7 +206,10 @@ fn copy_dir(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap().flatten() {
         let name = entry.file_name();
         let name_str = name.to_string_lossy();
-        if name_str == ".terraform" || name_str.ends_with(".tfstate") || name_str.ends_with("_secrets.tfvars") {
+        if name_str == ".terraform"
+            || name_str.ends_with(".tfstate")
+            || name_str.ends_with("_secrets.tfvars")
+        {
             continue;
         }
         let path = entry.path();

@@ -24,7 +24,9 @@ impl NomadDouble {
             .expect("start nomad-double");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("nomad-double output");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("nomad-double output");
         let addr = line
             .trim()
             .rsplit(' ')

@@ -25,7 +25,11 @@ pub fn answer_prompt(
         env.state_dir.display().to_string(),
     ];
     words.extend(args.iter().map(|a| a.to_string()));
-    let command_line = words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ");
+    let command_line = words
+        .iter()
+        .map(|w| shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut cmd = Command::new("script");
     cmd.args(["-qfec", &command_line, "/dev/null"])
         .env_clear()
@@ -51,7 +55,9 @@ pub fn answer_prompt(
                 if n == 0 {
                     break;
                 }
-                seen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         })
     };
@@ -71,7 +77,10 @@ pub fn answer_prompt(
         }
         if started.elapsed() > Duration::from_secs(240) {
             child.kill().ok();
-            panic!("csi on a terminal did not finish; output:\n{}", seen.lock().unwrap());
+            panic!(
+                "csi on a terminal did not finish; output:\n{}",
+                seen.lock().unwrap()
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     };

@@ -32,7 +32,12 @@ pub fn var_args(tag: &str) -> Vec<String> {
 /// init, then the cold module: the sandbox's "stopped" state.
 pub fn init_stopped(dir: &Path) {
     run_tofu(dir, &["init", "-input=false"]);
-    let mut args = vec!["apply", "-input=false", "-auto-approve", "-target=module.cold"];
+    let mut args = vec![
+        "apply",
+        "-input=false",
+        "-auto-approve",
+        "-target=module.cold",
+    ];
     let vars = var_args("test");
     args.extend(vars.iter().map(String::as_str));
     run_tofu(dir, &args);
@@ -68,7 +73,13 @@ pub fn addresses_in(dir: &Path, module: &str) -> Vec<String> {
             resources
                 .iter()
                 .filter(|r| r["module"].as_str() == Some(prefix.as_str()))
-                .map(|r| format!("{prefix}.{}.{}", r["type"].as_str().unwrap(), r["name"].as_str().unwrap()))
+                .map(|r| {
+                    format!(
+                        "{prefix}.{}.{}",
+                        r["type"].as_str().unwrap(),
+                        r["name"].as_str().unwrap()
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
