@@ -1,5 +1,6 @@
-//! The Nomad HTTP API.
+//! The Nomad HTTP API, and the job files that are its source of truth.
 
 mod client;
+pub mod jobfile;
 
 pub use client::NomadClient;
