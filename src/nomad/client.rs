@@ -52,7 +52,12 @@ impl NomadClient {
     }
 
     fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        let mut request = self.http.get(format!("{}{path}", self.address));
+        self.request(reqwest::Method::GET, path)
+    }
+
+    /// A request to the API with the token header and the namespace/region parameters.
+    pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut request = self.http.request(method, format!("{}{path}", self.address));
         if let Some(token) = &self.token {
             request = request.header(TOKEN_HEADER, token.expose());
         }

@@ -2,5 +2,6 @@
 
 mod client;
 pub mod jobfile;
+pub mod services;
 
 pub use client::NomadClient;
