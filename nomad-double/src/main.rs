@@ -1,1 +1,120 @@
-fn main() {}
+//! `nomad-double`: a standalone test double of the Nomad HTTP API.
+
+use clap::Parser;
+use nomad_double::{server, store, App, Config};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A test double of the Nomad HTTP API (jobs, plans, evaluations, allocations,
+/// deployments, blocking queries) with a one-node scheduler stand-in.
+#[derive(Parser, Debug)]
+#[command(name = "nomad-double", version)]
+struct Cli {
+    /// Address to listen on (port 0 picks a free port; the line on stdout tells which).
+    #[arg(long, default_value = "127.0.0.1:4646")]
+    bind: SocketAddr,
+    /// Require this ACL token (X-Nomad-Token or Authorization: Bearer).
+    #[arg(long, env = "NOMAD_DOUBLE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// CPU (MHz) of the simulated client node.
+    #[arg(long, default_value_t = 4000)]
+    cpu_capacity: u64,
+    /// Allocations whose task image contains this substring fail to start.
+    #[arg(long)]
+    fail_image_pattern: Option<String>,
+    /// Delay added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Seconds from a deployment's creation to its success (fractions allowed).
+    #[arg(long, default_value_t = 2.0)]
+    deploy_seconds: f64,
+    /// Persist the state as JSON here after each change, and load it at start.
+    #[arg(long)]
+    state_file: Option<PathBuf>,
+}
+
+impl Cli {
+    fn into_config(self) -> Result<Config, String> {
+        if !(self.deploy_seconds.is_finite() && self.deploy_seconds >= 0.0) {
+            return Err(format!(
+                "--deploy-seconds must be a non-negative number, got {}",
+                self.deploy_seconds
+            ));
+        }
+        Ok(Config {
+            bind: self.bind,
+            token: self.token.filter(|t| !t.is_empty()),
+            cpu_capacity: self.cpu_capacity,
+            fail_image_pattern: self.fail_image_pattern.filter(|p| !p.is_empty()),
+            latency: Duration::from_millis(self.latency_ms),
+            deploy_time: Duration::from_secs_f64(self.deploy_seconds),
+            state_file: self.state_file,
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let result = cli.into_config().and_then(|config| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the runtime: {e}"))?
+            .block_on(run(config))
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("nomad-double: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    let state = match &config.state_file {
+        Some(path) => store::load(path).map_err(|e| e.to_string())?,
+        None => store::Store::new(),
+    };
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = Arc::new(App::new(config, state));
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "nomad-double listening on {addr}")
+            .and_then(|()| out.flush())
+            .map_err(|e| format!("cannot write to stdout: {e}"))?;
+    }
+    server::serve(app, listener, shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot watch SIGTERM: {e}");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -1,0 +1,35 @@
+//! Resolved settings of a running double (the CLI maps onto this).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    /// When set, every request but `/v1/status/*` needs this ACL token.
+    pub token: Option<String>,
+    /// CPU (MHz) of the single simulated client node.
+    pub cpu_capacity: u64,
+    /// Allocations whose task image contains this substring fail.
+    pub fail_image_pattern: Option<String>,
+    /// Delay added to every request.
+    pub latency: Duration,
+    /// Time from a deployment's creation to its success.
+    pub deploy_time: Duration,
+    pub state_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 4646)),
+            token: None,
+            cpu_capacity: 4000,
+            fail_image_pattern: None,
+            latency: Duration::ZERO,
+            deploy_time: Duration::from_secs(2),
+            state_file: None,
+        }
+    }
+}

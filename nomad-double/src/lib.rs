@@ -1,0 +1,17 @@
+//! A test double of the Nomad HTTP API for csi's tests and sandbox: jobs with versions,
+//! plans with diffs, evaluations, allocations and deployments driven by a scheduler
+//! stand-in with a CPU capacity, blocking queries, and an optional ACL token.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod diff;
+pub mod hcl;
+pub mod jobspec;
+pub mod scheduler;
+pub mod server;
+pub mod store;
+pub mod util;
+
+pub use app::App;
+pub use config::Config;
