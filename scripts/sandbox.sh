@@ -286,7 +286,7 @@ nomad_up() {
     if [[ -n "${CSI_NOMAD_DOUBLE_ARGS:-}" ]]; then
         read -r -a args <<<"$CSI_NOMAD_DOUBLE_ARGS"
     else
-        args=(--bind "$NOMAD_HOST:$NOMAD_PORT" --state-file "$SANDBOX_DIR/nomad-state.json")
+        args=(--bind "$NOMAD_HOST:$NOMAD_PORT" --state-file "$SANDBOX/nomad-state.json")
     fi
     mkdir -p "$SANDBOX"
     printf '\n--- %s starting: %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$NOMAD_BIN" "${args[*]}" >>"$NOMAD_LOG"

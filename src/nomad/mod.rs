@@ -1,7 +1,11 @@
 //! The Nomad HTTP API, and the job files that are its source of truth.
 
+pub mod api;
+mod calls;
 mod client;
 pub mod jobfile;
+pub mod rollout;
 pub mod services;
 
+pub use calls::{Indexed, NomadError};
 pub use client::NomadClient;
