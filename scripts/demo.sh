@@ -21,7 +21,7 @@ step "The environments csi knows"
 run csi env list
 
 step "Preflight of the sandbox: tools, var files, Nomad, database, backups"
-run csi env check sandbox || true
+run csi env check sandbox
 
 step "What a start would do: the saved plan, checked against the expected 13 creates"
 run csi env plan sandbox start --allow-dirty
