@@ -77,6 +77,12 @@ pub enum EnvCommand {
     Start(StartArgs),
     /// Print the checked plan of a stop or a start; change nothing
     Plan(PlanArgs),
+    /// Set the image tag of services in their job files and roll them out through Nomad
+    PatchImage(PatchImageArgs),
+    /// Compare each service's job file with what runs in Nomad
+    Drift(EnvArg),
+    /// Find pending, blocked or missing services; --fix repairs them
+    Doctor(DoctorArgs),
     /// Clear a lock left behind by an operation that died
     Unlock(EnvArg),
     /// Print the resolved settings and where each came from (secrets redacted)
@@ -153,4 +159,38 @@ pub struct PlanArgs {
 pub enum PlanOperation {
     Stop,
     Start,
+}
+
+#[derive(Debug, Args)]
+pub struct PatchImageArgs {
+    pub env: String,
+    /// The services to patch, then the new tag: `job-creation monitor git-0123abcd`
+    #[arg(required = true, num_args = 1.., value_name = "SERVICE... TAG")]
+    pub words: Vec<String>,
+    /// Patch every configured service (then give only the tag)
+    #[arg(long)]
+    pub all: bool,
+    /// Rewrite the job files and stop: submit nothing to Nomad
+    #[arg(long, conflicts_with = "live")]
+    pub no_submit: bool,
+    /// Patch only the running job in Nomad, not the file (lost at the next full restart)
+    #[arg(long)]
+    pub live: bool,
+    /// On a failed rollout, leave the failed version in place
+    #[arg(long)]
+    pub no_revert: bool,
+    /// How long each rollout may take (default: nomad.deploy_timeout, 5m)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    pub env: String,
+    /// Repair: resubmit missing services, lower the CPU of pending ones
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix, also write the lowered CPU into the job file
+    #[arg(long, requires = "fix")]
+    pub persist: bool,
 }

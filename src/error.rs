@@ -15,6 +15,10 @@ pub enum Kind {
     Precondition,
     /// 5: the operation ran but its verification failed.
     Verification,
+    /// 6: a rollout failed and was rolled back to the previous version.
+    RolledBack,
+    /// 7: the job files and what runs in Nomad differ.
+    Drift,
     /// 130: interrupted by a signal.
     Interrupted,
 }
@@ -27,6 +31,8 @@ impl Kind {
             Kind::Refused => 3,
             Kind::Precondition => 4,
             Kind::Verification => 5,
+            Kind::RolledBack => 6,
+            Kind::Drift => 7,
             Kind::Interrupted => 130,
         }
     }

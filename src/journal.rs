@@ -53,6 +53,8 @@ pub enum Outcome {
     Refused,
     Precondition,
     VerificationFailed,
+    RolledBack,
+    Drift,
     Interrupted,
 }
 
@@ -64,6 +66,8 @@ impl Outcome {
             Kind::Refused => Outcome::Refused,
             Kind::Precondition => Outcome::Precondition,
             Kind::Verification => Outcome::VerificationFailed,
+            Kind::RolledBack => Outcome::RolledBack,
+            Kind::Drift => Outcome::Drift,
             Kind::Interrupted => Outcome::Interrupted,
         }
     }

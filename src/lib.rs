@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod database;
+pub mod deploy;
 pub mod env_vars;
 pub mod error;
 pub mod interrupt;

@@ -60,7 +60,18 @@ pub struct NomadSettings {
     pub namespace: Option<String>,
     pub region: Option<String>,
     pub ca_cert: Option<PathBuf>,
+    pub template_values: BTreeMap<String, String>,
+    pub template_files: BTreeMap<String, PathBuf>,
+    pub tag_pattern: String,
+    #[serde(with = "humantime_serde_compat")]
+    pub deploy_timeout: Duration,
+    pub cpu_step: u32,
+    pub cpu_floor: u32,
 }
+
+const DEFAULT_DEPLOY_TIMEOUT: Duration = Duration::from_secs(300);
+const DEFAULT_CPU_STEP: u32 = 500;
+const DEFAULT_CPU_FLOOR: u32 = 500;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Service {
@@ -253,6 +264,24 @@ fn nomad(
         )
         .map(|p| relative_to(base, &p)),
         token,
+        template_values: n.template_values.clone().into_iter().collect(),
+        template_files: n
+            .template_files
+            .iter()
+            .map(|(k, v)| (k.clone(), relative_to(base, v)))
+            .collect(),
+        tag_pattern: n
+            .tag_pattern
+            .clone()
+            .unwrap_or_else(|| crate::nomad::jobfile::DEFAULT_TAG_PATTERN.to_owned()),
+        deploy_timeout: match &n.deploy_timeout {
+            Some(text) => humantime::parse_duration(text).map_err(|e| {
+                usage(format!("nomad.deploy_timeout `{text}` is not a duration: {e}"))
+            })?,
+            None => DEFAULT_DEPLOY_TIMEOUT,
+        },
+        cpu_step: n.cpu_step.unwrap_or(DEFAULT_CPU_STEP),
+        cpu_floor: n.cpu_floor.unwrap_or(DEFAULT_CPU_FLOOR),
     })
 }
 

@@ -69,6 +69,20 @@ pub struct NomadFile {
     pub ca_cert: Option<String>,
     /// A file holding the ACL token (never the token itself in this file).
     pub token_file: Option<String>,
+    /// Values of the job files' allow-listed `$VARIABLES` (non-secret ones only).
+    #[serde(default)]
+    pub template_values: IndexMap<String, String>,
+    /// Files whose whole content fills a `$VARIABLE` (the env files spliced into heredocs).
+    #[serde(default)]
+    pub template_files: IndexMap<String, String>,
+    /// The image tags patch-image accepts; default `git-[0-9a-f]{8}`.
+    pub tag_pattern: Option<String>,
+    /// How long a rollout may take before it counts as failed; default 5m.
+    pub deploy_timeout: Option<String>,
+    /// doctor --fix lowers a pending task's CPU (MHz) by this step...
+    pub cpu_step: Option<u32>,
+    /// ...down to this floor.
+    pub cpu_floor: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,6 +3,7 @@
 pub mod api;
 mod calls;
 mod client;
+pub mod diff;
 pub mod jobfile;
 pub mod rollout;
 pub mod services;

@@ -53,7 +53,7 @@ impl NomadClient {
             .await
             .with_context(|| format!("cannot reach Nomad at {}", self.address()))?;
         let response = checked(response, path).await?;
-        Ok(response.json().await.context("decoding the register response")?)
+        response.json().await.context("decoding the register response")
     }
 }
 
