@@ -5,28 +5,29 @@
 # NOMAD_TOKEN / token_file and BORG_PASSPHRASE / BORG_PASSCOMMAND.
 
 # The six orchestrator services (Nomad service jobs), shared by every environment.
+# job_file is relative to the environment's nomad.jobs_dir (default: nomad/).
 service "job-creation" {
-  job_file = "nomad/job_creation.nomad"
+  job_file = "job_creation.nomad"
   job_id   = "job-creation"
 }
 service "job-configuration" {
-  job_file = "nomad/job_configuration.nomad"
+  job_file = "job_configuration.nomad"
   job_id   = "job-configuration"
 }
 service "job-execution" {
-  job_file = "nomad/job_execution.nomad"
+  job_file = "job_execution.nomad"
   job_id   = "job-execution"
 }
 service "job-publication" {
-  job_file = "nomad/job_publication.nomad"
+  job_file = "job_publication.nomad"
   job_id   = "job-publication"
 }
 service "monitor" {
-  job_file = "nomad/monitor.nomad"
+  job_file = "monitor.nomad"
   job_id   = "monitor"
 }
 service "worker-pool-management" {
-  job_file = "nomad/worker_pool_management.nomad"
+  job_file = "worker_pool_management.nomad"
   job_id   = "worker-pool-management"
 }
 
@@ -112,6 +113,17 @@ environment "sandbox" {
 
   nomad {
     address = "http://127.0.0.1:54646"
+    # A copy of nomad/ that the sandbox may rewrite (scripts/sandbox.sh up makes it).
+    jobs_dir = ".sandbox/nomad"
+    template_values = {
+      CSI_ROOT_DIR = "/opt/csi"
+    }
+    template_files = {
+      CSI_CONFIG_ENV_FILE_CONTENT  = "nomad/env/sandbox_configuration.env"
+      CSI_SECRETS_ENV_FILE_CONTENT = ".sandbox/secrets.env"
+      CSI_REGISTRY_TOKEN           = ".sandbox/registry-token"
+    }
+    deploy_timeout = "1m"
   }
 
   database {

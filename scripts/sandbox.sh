@@ -286,7 +286,7 @@ nomad_up() {
     if [[ -n "${CSI_NOMAD_DOUBLE_ARGS:-}" ]]; then
         read -r -a args <<<"$CSI_NOMAD_DOUBLE_ARGS"
     else
-        args=(--bind "$NOMAD_HOST:$NOMAD_PORT" --state-file "$SANDBOX/nomad-state.json")
+        args=(--bind "$NOMAD_HOST:$NOMAD_PORT" --state-file "$SANDBOX/nomad-state.json" --cpu-capacity 8000 --fail-image-pattern baadf00d)
     fi
     mkdir -p "$SANDBOX"
     printf '\n--- %s starting: %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$NOMAD_BIN" "${args[*]}" >>"$NOMAD_LOG"
@@ -351,10 +351,27 @@ EOF
 
 # ---------------------------------------------------------------- commands
 
+# The secrets the services' templates splice in: private files, never committed.
+template_secrets_up() {
+    if [[ ! -f "$SANDBOX/secrets.env" ]]; then
+        install -m 0600 "$ROOT/nomad/env/secrets.env.example" "$SANDBOX/secrets.env"
+        say "nomad templates: .sandbox/secrets.env copied from the example (mode 0600)"
+    fi
+    if [[ ! -d "$SANDBOX/nomad" ]]; then
+        mkdir -p "$SANDBOX/nomad"
+        cp "$ROOT"/nomad/*.nomad "$SANDBOX/nomad/"
+        say "nomad: job files copied to .sandbox/nomad (the sandbox's own to rewrite)"
+    fi
+    if [[ ! -f "$SANDBOX/registry-token" ]]; then
+        (umask 077 && printf 'sandbox-not-a-secret-registry-token\n' >"$SANDBOX/registry-token")
+    fi
+}
+
 cmd_up() {
     command -v psql >/dev/null 2>&1 || die "psql not found on PATH"
     command -v pg_dumpall >/dev/null 2>&1 || die "pg_dumpall not found on PATH"
     mkdir -p "$SANDBOX"
+    template_secrets_up
     pg_up
     borg_up
     tf_up

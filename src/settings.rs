@@ -69,6 +69,7 @@ pub struct NomadSettings {
     pub cpu_floor: u32,
 }
 
+const DEFAULT_JOBS_DIR: &str = "nomad";
 const DEFAULT_DEPLOY_TIMEOUT: Duration = Duration::from_secs(300);
 const DEFAULT_CPU_STEP: u32 = 500;
 const DEFAULT_CPU_FLOOR: u32 = 500;
@@ -276,7 +277,9 @@ fn nomad(
             .unwrap_or_else(|| crate::nomad::jobfile::DEFAULT_TAG_PATTERN.to_owned()),
         deploy_timeout: match &n.deploy_timeout {
             Some(text) => humantime::parse_duration(text).map_err(|e| {
-                usage(format!("nomad.deploy_timeout `{text}` is not a duration: {e}"))
+                usage(format!(
+                    "nomad.deploy_timeout `{text}` is not a duration: {e}"
+                ))
             })?,
             None => DEFAULT_DEPLOY_TIMEOUT,
         },
@@ -285,7 +288,12 @@ fn nomad(
     })
 }
 
+/// Job files are relative to the environment's `nomad.jobs_dir` (default `nomad/`).
 fn services(config: &LoadedConfig, env: &EnvironmentFile, base: &Path) -> Vec<Service> {
+    let jobs_dir = relative_to(
+        base,
+        env.nomad.jobs_dir.as_deref().unwrap_or(DEFAULT_JOBS_DIR),
+    );
     let declared = if env.service.is_empty() {
         &config.file.service
     } else {
@@ -295,7 +303,7 @@ fn services(config: &LoadedConfig, env: &EnvironmentFile, base: &Path) -> Vec<Se
         .iter()
         .map(|(name, service)| Service {
             name: name.clone(),
-            job_file: relative_to(base, &service.job_file),
+            job_file: relative_to(&jobs_dir, &service.job_file),
             job_id: service.job_id.clone().unwrap_or_else(|| name.clone()),
         })
         .collect()

@@ -3,8 +3,11 @@
 
 mod completions;
 mod env_check;
+mod env_doctor;
+mod env_drift;
 mod env_history;
 mod env_list;
+mod env_patch_image;
 mod env_power;
 mod env_unlock;
 mod man;
@@ -58,6 +61,9 @@ pub async fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
             EnvCommand::Stop(args) => env_power::stop(ctx, args).await,
             EnvCommand::Start(args) => env_power::start(ctx, args).await,
             EnvCommand::Plan(args) => env_power::plan(ctx, args).await,
+            EnvCommand::PatchImage(args) => env_patch_image::run(ctx, args).await,
+            EnvCommand::Drift(args) => env_drift::run(ctx, &args.env).await,
+            EnvCommand::Doctor(args) => env_doctor::run(ctx, args).await,
             EnvCommand::Unlock(args) => env_unlock::run(ctx, &args.env),
             EnvCommand::ShowSettings(args) => show_settings::run(ctx, &args.env),
         },

@@ -69,6 +69,8 @@ pub struct NomadFile {
     pub ca_cert: Option<String>,
     /// A file holding the ACL token (never the token itself in this file).
     pub token_file: Option<String>,
+    /// Where the services' job files are; default `nomad` next to csi.hcl.
+    pub jobs_dir: Option<String>,
     /// Values of the job files' allow-listed `$VARIABLES` (non-secret ones only).
     #[serde(default)]
     pub template_values: IndexMap<String, String>,

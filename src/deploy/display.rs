@@ -24,7 +24,10 @@ impl RolloutDisplay {
                 .iter()
                 .map(|name| {
                     let bar = multi.add(ProgressBar::new_spinner());
-                    bar.set_style(ProgressStyle::with_template("{spinner} {prefix} {wide_msg}").expect("template"));
+                    bar.set_style(
+                        ProgressStyle::with_template("{spinner} {prefix} {wide_msg}")
+                            .expect("template"),
+                    );
                     bar.set_prefix(format!("{name:<width$}"));
                     bar.enable_steady_tick(std::time::Duration::from_millis(120));
                     (name.clone(), bar)

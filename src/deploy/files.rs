@@ -24,7 +24,11 @@ impl PatchedFile {
     }
 
     pub fn diff(&self) -> String {
-        jobfile::unified_diff(&self.service.job_file.display().to_string(), &self.original, &self.patched)
+        jobfile::unified_diff(
+            &self.service.job_file.display().to_string(),
+            &self.original,
+            &self.patched,
+        )
     }
 
     pub fn write(&self) -> Result<(), CsiError> {

@@ -21,7 +21,11 @@ pub use files::{patch_service_file, PatchedFile};
 pub use template::render_for_nomad;
 
 /// The services named on the command line (or all), in configuration order.
-pub fn select_services(all: &[Service], names: &[String], every: bool) -> Result<Vec<Service>, CsiError> {
+pub fn select_services(
+    all: &[Service],
+    names: &[String],
+    every: bool,
+) -> Result<Vec<Service>, CsiError> {
     if every {
         return Ok(all.to_vec());
     }
@@ -64,8 +68,13 @@ pub async fn plan_all(
         set.spawn(async move {
             let planned = rollout::plan(&client, &file.service.job_id, &rendered)
                 .await
-                .map_err(|e| anyhow::Error::new(e).context(format!("planning {}", file.service.name)));
-            (position, planned.map(|planned| ServicePlan { file, planned }))
+                .map_err(|e| {
+                    anyhow::Error::new(e).context(format!("planning {}", file.service.name))
+                });
+            (
+                position,
+                planned.map(|planned| ServicePlan { file, planned }),
+            )
         });
     }
     let mut plans = Vec::new();
@@ -133,8 +142,15 @@ pub async fn roll_out(
         });
     };
     display.update(name, &format!("reverting to version {reverted_to}"));
-    let new_version = client.job(job_id).await?.map(|(h, _)| h.version).unwrap_or_default();
-    let back = rollout::watch(client, job_id, new_version, "", options.timeout, |p| display.progress(name, p)).await?;
+    let new_version = client
+        .job(job_id)
+        .await?
+        .map(|(h, _)| h.version)
+        .unwrap_or_default();
+    let back = rollout::watch(client, job_id, new_version, "", options.timeout, |p| {
+        display.progress(name, p)
+    })
+    .await?;
     let reason = match back {
         Ok(()) => reason,
         Err(revert_failure) => format!("{reason}; the revert also failed: {revert_failure}"),

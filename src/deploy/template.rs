@@ -7,7 +7,11 @@ use crate::nomad::jobfile::{render, DEFAULT_TEMPLATE_VARIABLES};
 use crate::secret;
 use crate::settings::{NomadSettings, Service};
 
-pub fn render_for_nomad(service: &Service, text: &str, nomad: &NomadSettings) -> Result<String, CsiError> {
+pub fn render_for_nomad(
+    service: &Service,
+    text: &str,
+    nomad: &NomadSettings,
+) -> Result<String, CsiError> {
     let values = |name: &str| value_of(name, nomad);
     render(text, DEFAULT_TEMPLATE_VARIABLES, &values).map_err(|e| {
         usage(format!("cannot render {} ({}): {e}", service.name, service.job_file.display()))
@@ -22,6 +26,7 @@ fn value_of(name: &str, nomad: &NomadSettings) -> Option<String> {
                 .template_files
                 .get(name)
                 .and_then(|path| fs_err::read_to_string(path).ok())
+                .map(single_line_trimmed)
         })
         .or_else(|| nomad.template_values.get(name).cloned())?;
     if is_secret_name(name) {
@@ -33,4 +38,12 @@ fn value_of(name: &str, nomad: &NomadSettings) -> Option<String> {
 /// Secret env files and registry tokens never reach the screen.
 fn is_secret_name(name: &str) -> bool {
     name.contains("SECRET") || name.contains("TOKEN") || name.contains("PASSWORD")
+}
+
+/// A one-line file (a token) is its line; a multi-line file (an env file) is kept whole.
+fn single_line_trimmed(content: String) -> String {
+    match content.strip_suffix('\n') {
+        Some(line) if !line.contains('\n') => line.to_owned(),
+        _ => content,
+    }
 }

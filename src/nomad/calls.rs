@@ -15,13 +15,21 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 #[derive(Debug, thiserror::Error)]
 pub enum NomadError {
     #[error("cannot reach Nomad at {address} ({call}): {detail}")]
-    Unreachable { address: String, call: String, detail: String },
+    Unreachable {
+        address: String,
+        call: String,
+        detail: String,
+    },
     #[error("Nomad refused {call}: 403 {body} (check NOMAD_TOKEN or nomad.token_file: the token must allow submit-job and read-job in this namespace)")]
     Forbidden { call: String, body: String },
     #[error("{call}: the job was changed by someone else since csi read it ({body}); nothing was overwritten")]
     Conflict { call: String, body: String },
     #[error("Nomad answered {status} to {call}: {body}")]
-    Status { call: String, status: u16, body: String },
+    Status {
+        call: String,
+        status: u16,
+        body: String,
+    },
     #[error("unexpected answer from Nomad to {call}: {detail}")]
     Decode { call: String, detail: String },
 }
@@ -59,10 +67,11 @@ impl NomadClient {
                         .unwrap_or(0);
                     let text = response.text().await.unwrap_or_default();
                     if status.is_success() {
-                        let value = serde_json::from_str(&text).map_err(|e| NomadError::Decode {
-                            call: call.clone(),
-                            detail: e.to_string(),
-                        })?;
+                        let value =
+                            serde_json::from_str(&text).map_err(|e| NomadError::Decode {
+                                call: call.clone(),
+                                detail: e.to_string(),
+                            })?;
                         return Ok(Indexed { value, index });
                     }
                     let error = classify(&call, status.as_u16(), text.trim());
@@ -95,14 +104,26 @@ impl NomadClient {
     /// `POST /v1/jobs/parse`: the job file's HCL to the API's JSON job.
     pub async fn parse_job(&self, hcl: &str) -> Result<Value, NomadError> {
         let body = json!({ "JobHCL": hcl, "Canonicalize": true });
-        Ok(self.call(reqwest::Method::POST, "/v1/jobs/parse", &[], Some(&body), true).await?.value)
+        Ok(self
+            .call(
+                reqwest::Method::POST,
+                "/v1/jobs/parse",
+                &[],
+                Some(&body),
+                true,
+            )
+            .await?
+            .value)
     }
 
     /// `POST /v1/job/:id/plan` with the diff.
     pub async fn plan_job(&self, job_id: &str, job: &Value) -> Result<JobPlanResponse, NomadError> {
         let body = json!({ "Job": job, "Diff": true });
         let path = format!("/v1/job/{job_id}/plan");
-        Ok(self.call(reqwest::Method::POST, &path, &[], Some(&body), true).await?.value)
+        Ok(self
+            .call(reqwest::Method::POST, &path, &[], Some(&body), true)
+            .await?
+            .value)
     }
 
     /// `POST /v1/job/:id` with EnforceIndex: registers only if the job is still at
@@ -123,17 +144,25 @@ impl NomadClient {
             body["Submission"] = json!({ "Source": source, "Format": "hcl2" });
         }
         let path = format!("/v1/job/{job_id}");
-        Ok(self.call(reqwest::Method::POST, &path, &[], Some(&body), false).await?.value)
+        Ok(self
+            .call(reqwest::Method::POST, &path, &[], Some(&body), false)
+            .await?
+            .value)
     }
 
     /// `GET /v1/job/:id` as a header and the raw job; None when Nomad has no such job.
     pub async fn job(&self, job_id: &str) -> Result<Option<(JobHeader, Value)>, NomadError> {
         let path = format!("/v1/job/{job_id}");
-        match self.call::<Value>(reqwest::Method::GET, &path, &[], None, true).await {
+        match self
+            .call::<Value>(reqwest::Method::GET, &path, &[], None, true)
+            .await
+        {
             Ok(found) => {
-                let header = serde_json::from_value(found.value.clone()).map_err(|e| NomadError::Decode {
-                    call: format!("GET {path}"),
-                    detail: e.to_string(),
+                let header = serde_json::from_value(found.value.clone()).map_err(|e| {
+                    NomadError::Decode {
+                        call: format!("GET {path}"),
+                        detail: e.to_string(),
+                    }
                 })?;
                 Ok(Some((header, found.value)))
             }
@@ -144,7 +173,10 @@ impl NomadClient {
 
     pub async fn job_versions(&self, job_id: &str) -> Result<Vec<JobHeader>, NomadError> {
         let path = format!("/v1/job/{job_id}/versions");
-        let response: JobVersionsResponse = self.call(reqwest::Method::GET, &path, &[], None, true).await?.value;
+        let response: JobVersionsResponse = self
+            .call(reqwest::Method::GET, &path, &[], None, true)
+            .await?
+            .value;
         response
             .versions
             .into_iter()
@@ -158,38 +190,98 @@ impl NomadClient {
     }
 
     /// `POST /v1/job/:id/revert` to `version`, only if the job is still at `current`.
-    pub async fn revert_job(&self, job_id: &str, version: u64, current: u64) -> Result<JobRegisterResponse, NomadError> {
-        let body = json!({ "JobID": job_id, "JobVersion": version, "EnforcePriorVersion": current });
+    pub async fn revert_job(
+        &self,
+        job_id: &str,
+        version: u64,
+        current: u64,
+    ) -> Result<JobRegisterResponse, NomadError> {
+        let body =
+            json!({ "JobID": job_id, "JobVersion": version, "EnforcePriorVersion": current });
         let path = format!("/v1/job/{job_id}/revert");
-        Ok(self.call(reqwest::Method::POST, &path, &[], Some(&body), false).await?.value)
+        Ok(self
+            .call(reqwest::Method::POST, &path, &[], Some(&body), false)
+            .await?
+            .value)
     }
 
     /// `GET /v1/evaluation/:id`, blocking until its index passes `index`.
-    pub async fn evaluation(&self, eval_id: &str, index: u64, wait: Duration) -> Result<Indexed<Evaluation>, NomadError> {
+    pub async fn evaluation(
+        &self,
+        eval_id: &str,
+        index: u64,
+        wait: Duration,
+    ) -> Result<Indexed<Evaluation>, NomadError> {
         let path = format!("/v1/evaluation/{eval_id}");
-        self.call(reqwest::Method::GET, &path, &blocking(index, wait), None, true).await
+        self.call(
+            reqwest::Method::GET,
+            &path,
+            &blocking(index, wait),
+            None,
+            true,
+        )
+        .await
     }
 
     pub async fn job_evaluations(&self, job_id: &str) -> Result<Vec<Evaluation>, NomadError> {
         let path = format!("/v1/job/{job_id}/evaluations");
-        Ok(self.call(reqwest::Method::GET, &path, &[], None, true).await?.value)
+        Ok(self
+            .call(reqwest::Method::GET, &path, &[], None, true)
+            .await?
+            .value)
     }
 
     /// `GET /v1/deployment/:id`, blocking until its index passes `index`.
-    pub async fn deployment(&self, id: &str, index: u64, wait: Duration) -> Result<Indexed<Deployment>, NomadError> {
+    pub async fn deployment(
+        &self,
+        id: &str,
+        index: u64,
+        wait: Duration,
+    ) -> Result<Indexed<Deployment>, NomadError> {
         let path = format!("/v1/deployment/{id}");
-        self.call(reqwest::Method::GET, &path, &blocking(index, wait), None, true).await
+        self.call(
+            reqwest::Method::GET,
+            &path,
+            &blocking(index, wait),
+            None,
+            true,
+        )
+        .await
     }
 
     /// `GET /v1/job/:id/deployment`: the latest deployment, or None.
-    pub async fn latest_deployment(&self, job_id: &str, index: u64, wait: Duration) -> Result<Indexed<Option<Deployment>>, NomadError> {
+    pub async fn latest_deployment(
+        &self,
+        job_id: &str,
+        index: u64,
+        wait: Duration,
+    ) -> Result<Indexed<Option<Deployment>>, NomadError> {
         let path = format!("/v1/job/{job_id}/deployment");
-        self.call(reqwest::Method::GET, &path, &blocking(index, wait), None, true).await
+        self.call(
+            reqwest::Method::GET,
+            &path,
+            &blocking(index, wait),
+            None,
+            true,
+        )
+        .await
     }
 
-    pub async fn job_allocations(&self, job_id: &str, index: u64, wait: Duration) -> Result<Indexed<Vec<AllocationListStub>>, NomadError> {
+    pub async fn job_allocations(
+        &self,
+        job_id: &str,
+        index: u64,
+        wait: Duration,
+    ) -> Result<Indexed<Vec<AllocationListStub>>, NomadError> {
         let path = format!("/v1/job/{job_id}/allocations");
-        self.call(reqwest::Method::GET, &path, &blocking(index, wait), None, true).await
+        self.call(
+            reqwest::Method::GET,
+            &path,
+            &blocking(index, wait),
+            None,
+            true,
+        )
+        .await
     }
 }
 
@@ -197,7 +289,10 @@ fn blocking(index: u64, wait: Duration) -> Vec<(&'static str, String)> {
     if index == 0 {
         return Vec::new();
     }
-    vec![("index", index.to_string()), ("wait", format!("{}ms", wait.as_millis()))]
+    vec![
+        ("index", index.to_string()),
+        ("wait", format!("{}ms", wait.as_millis())),
+    ]
 }
 
 fn classify(call: &str, status: u16, body: &str) -> NomadError {
@@ -205,7 +300,9 @@ fn classify(call: &str, status: u16, body: &str) -> NomadError {
     let body = body.to_owned();
     match status {
         403 => NomadError::Forbidden { call, body },
-        500 if body.starts_with("Enforcing job modify index") || body.contains("enforcing version") => {
+        500 if body.starts_with("Enforcing job modify index")
+            || body.contains("enforcing version") =>
+        {
             NomadError::Conflict { call, body }
         }
         _ => NomadError::Status { call, status, body },

@@ -8,16 +8,31 @@ pub fn diff_lines(diff: &JobDiff) -> Vec<String> {
         lines.push(format!("job {} will be created", diff.id));
         return lines;
     }
-    fields(&mut lines, "job", diff.fields.as_deref(), diff.objects.as_deref());
+    fields(
+        &mut lines,
+        "job",
+        diff.fields.as_deref(),
+        diff.objects.as_deref(),
+    );
     for group in diff.task_groups.iter().flatten() {
         let at = group.name.clone();
         if group.kind == "Added" || group.kind == "Deleted" {
             lines.push(format!("{at}: group {}", group.kind.to_lowercase()));
         }
-        fields(&mut lines, &at, group.fields.as_deref(), group.objects.as_deref());
+        fields(
+            &mut lines,
+            &at,
+            group.fields.as_deref(),
+            group.objects.as_deref(),
+        );
         for task in group.tasks.iter().flatten() {
             let at = format!("{}/{}", group.name, task.name);
-            fields(&mut lines, &at, task.fields.as_deref(), task.objects.as_deref());
+            fields(
+                &mut lines,
+                &at,
+                task.fields.as_deref(),
+                task.objects.as_deref(),
+            );
             if let Some(notes) = task.annotations.as_ref().filter(|n| !n.is_empty()) {
                 lines.push(format!("{at}: ({})", notes.join(", ")));
             }
@@ -26,7 +41,12 @@ pub fn diff_lines(diff: &JobDiff) -> Vec<String> {
     lines
 }
 
-fn fields(lines: &mut Vec<String>, at: &str, fields: Option<&[FieldDiff]>, objects: Option<&[ObjectDiff]>) {
+fn fields(
+    lines: &mut Vec<String>,
+    at: &str,
+    fields: Option<&[FieldDiff]>,
+    objects: Option<&[ObjectDiff]>,
+) {
     for field in fields.into_iter().flatten().filter(|f| f.kind != "None") {
         lines.push(format!("{at}: {}: {}", field.name, change(field)));
     }

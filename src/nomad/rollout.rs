@@ -46,12 +46,20 @@ pub enum Outcome {
     /// Nothing changed in Nomad.
     Unchanged,
     /// Failed; Nomad runs the previous stable version again.
-    Reverted { version: u64, reverted_to: u64, reason: String },
+    Reverted {
+        version: u64,
+        reverted_to: u64,
+        reason: String,
+    },
     /// Failed and not reverted (`--no-revert`, or no stable version to go back to).
     Failed { version: u64, reason: String },
 }
 
-pub async fn plan(client: &NomadClient, job_id: &str, rendered: &str) -> Result<PlannedJob, NomadError> {
+pub async fn plan(
+    client: &NomadClient,
+    job_id: &str,
+    rendered: &str,
+) -> Result<PlannedJob, NomadError> {
     let job = client.parse_job(rendered).await?;
     let plan = client.plan_job(job_id, &job).await?;
     Ok(PlannedJob {
@@ -64,9 +72,17 @@ pub async fn plan(client: &NomadClient, job_id: &str, rendered: &str) -> Result<
 
 /// Registers the planned job, only if nobody changed it since the plan. When the
 /// answer is lost (connection error), the job is read back before anything else.
-pub async fn register(client: &NomadClient, planned: &PlannedJob) -> Result<(u64, String), NomadError> {
+pub async fn register(
+    client: &NomadClient,
+    planned: &PlannedJob,
+) -> Result<(u64, String), NomadError> {
     let sent = client
-        .register_enforced(&planned.job_id, &planned.job, planned.plan.job_modify_index, Some(&planned.source))
+        .register_enforced(
+            &planned.job_id,
+            &planned.job,
+            planned.plan.job_modify_index,
+            Some(&planned.source),
+        )
         .await;
     match sent {
         Ok(response) => {
@@ -75,18 +91,23 @@ pub async fn register(client: &NomadClient, planned: &PlannedJob) -> Result<(u64
         }
         Err(NomadError::Unreachable { .. }) => {
             // Ambiguous: maybe registered. Never register again blindly: read the job.
-            let (header, _) = client.job(&planned.job_id).await?.ok_or_else(|| NomadError::Status {
-                call: format!("register {}", planned.job_id),
-                status: 404,
-                body: "the job is not in Nomad after a lost register answer".into(),
-            })?;
+            let (header, _) =
+                client
+                    .job(&planned.job_id)
+                    .await?
+                    .ok_or_else(|| NomadError::Status {
+                        call: format!("register {}", planned.job_id),
+                        status: 404,
+                        body: "the job is not in Nomad after a lost register answer".into(),
+                    })?;
             if header.job_modify_index != planned.plan.job_modify_index {
                 Ok((header.version, String::new()))
             } else {
                 Err(NomadError::Unreachable {
                     address: client.address().to_owned(),
                     call: format!("register {}", planned.job_id),
-                    detail: "the answer was lost and the job is unchanged: it was not registered".into(),
+                    detail: "the answer was lost and the job is unchanged: it was not registered"
+                        .into(),
                 })
             }
         }
@@ -95,7 +116,11 @@ pub async fn register(client: &NomadClient, planned: &PlannedJob) -> Result<(u64
 }
 
 async fn current_version(client: &NomadClient, job_id: &str) -> Result<u64, NomadError> {
-    Ok(client.job(job_id).await?.map(|(h, _)| h.version).unwrap_or_default())
+    Ok(client
+        .job(job_id)
+        .await?
+        .map(|(h, _)| h.version)
+        .unwrap_or_default())
 }
 
 /// Watches the rollout of `version` (registered with evaluation `eval_id`) until it
@@ -109,7 +134,9 @@ pub async fn watch(
     mut on_progress: impl FnMut(&Progress),
 ) -> Result<Result<(), String>, NomadError> {
     let deadline = Instant::now() + timeout;
-    let Some(mut current) = find_deployment(client, job_id, version, eval_id, deadline, &mut on_progress).await? else {
+    let Some(mut current) =
+        find_deployment(client, job_id, version, eval_id, deadline, &mut on_progress).await?
+    else {
         return watch_allocations(client, job_id, version, deadline, &mut on_progress).await;
     };
     let mut index = 1;
@@ -120,7 +147,10 @@ pub async fn watch(
             return Ok(if current.status == "successful" {
                 Ok(())
             } else {
-                Err(format!("deployment {}: {}", current.status, current.status_description))
+                Err(format!(
+                    "deployment {}: {}",
+                    current.status, current.status_description
+                ))
             });
         }
         if Instant::now() > deadline {
@@ -133,14 +163,18 @@ pub async fn watch(
                 current.status
             )));
         }
-        let answer = client.deployment(&current.id, index, BLOCKING_WAIT.min(remaining(deadline))).await?;
+        let answer = client
+            .deployment(&current.id, index, BLOCKING_WAIT.min(remaining(deadline)))
+            .await?;
         index = answer.index.max(index);
         current = answer.value;
     }
 }
 
 fn remaining(deadline: Instant) -> Duration {
-    deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100))
+    deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(100))
 }
 
 /// The deployment of `version`: the one the evaluation names, else the job's latest if
@@ -156,7 +190,9 @@ async fn find_deployment(
     if !eval_id.is_empty() {
         let mut index = 1;
         loop {
-            let answer = client.evaluation(eval_id, index, BLOCKING_WAIT.min(remaining(deadline))).await?;
+            let answer = client
+                .evaluation(eval_id, index, BLOCKING_WAIT.min(remaining(deadline)))
+                .await?;
             let eval = answer.value;
             if let Some(pending) = placement_failure(std::slice::from_ref(&eval)) {
                 on_progress(&Progress {
@@ -165,7 +201,12 @@ async fn find_deployment(
                 });
             }
             if !eval.deployment_id.is_empty() {
-                return Ok(Some(client.deployment(&eval.deployment_id, 0, BLOCKING_WAIT).await?.value));
+                return Ok(Some(
+                    client
+                        .deployment(&eval.deployment_id, 0, BLOCKING_WAIT)
+                        .await?
+                        .value,
+                ));
             }
             if eval.is_terminal() || Instant::now() > deadline {
                 break;
@@ -173,13 +214,21 @@ async fn find_deployment(
             index = answer.index.max(index + 1);
         }
     }
-    let latest = client.latest_deployment(job_id, 0, BLOCKING_WAIT).await?.value;
+    let latest = client
+        .latest_deployment(job_id, 0, BLOCKING_WAIT)
+        .await?
+        .value;
     Ok(latest.filter(|d| d.job_version == version))
 }
 
 /// "cpu exhausted" from the newest evaluation that could not place everything.
 pub fn placement_failure(evaluations: &[super::api::Evaluation]) -> Option<String> {
-    let newest = evaluations.iter().max_by_key(|e| e.create_index)?;
+    // The blocked evaluation that waits for capacity carries no metrics: the one that
+    // tried and failed to place does.
+    let newest = evaluations
+        .iter()
+        .filter(|e| e.failed_tg_allocs.as_ref().is_some_and(|f| !f.is_empty()))
+        .max_by_key(|e| e.create_index)?;
     let failed = newest.failed_tg_allocs.as_ref()?;
     let dims: Vec<String> = failed
         .iter()
@@ -204,7 +253,11 @@ async fn watch_allocations(
     let mut index = 1;
     loop {
         let answer = client.job_allocations(job_id, index, BLOCKING_WAIT).await?;
-        let ours: Vec<_> = answer.value.iter().filter(|a| a.job_version == version).collect();
+        let ours: Vec<_> = answer
+            .value
+            .iter()
+            .filter(|a| a.job_version == version)
+            .collect();
         let running = ours.iter().filter(|a| a.client_status == "running").count() as i64;
         let failed = ours.iter().filter(|a| a.client_status == "failed").count() as i64;
         on_progress(&Progress {
@@ -242,7 +295,11 @@ fn progress_of(deployment: &Deployment) -> Progress {
 }
 
 /// Reverts `job_id` from `version` to the newest stable version before it.
-pub async fn revert(client: &NomadClient, job_id: &str, version: u64) -> Result<Option<u64>, NomadError> {
+pub async fn revert(
+    client: &NomadClient,
+    job_id: &str,
+    version: u64,
+) -> Result<Option<u64>, NomadError> {
     let versions = client.job_versions(job_id).await?;
     let Some(stable) = versions
         .iter()

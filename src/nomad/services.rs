@@ -28,7 +28,12 @@ impl NomadClient {
             return Ok(None);
         }
         let response = checked(response, &path).await?;
-        Ok(Some(response.json().await.with_context(|| format!("decoding {path}"))?))
+        Ok(Some(
+            response
+                .json()
+                .await
+                .with_context(|| format!("decoding {path}"))?,
+        ))
     }
 
     /// Stops the job (`DELETE /v1/job/:id`, not purged: it can be brought back).
@@ -53,7 +58,10 @@ impl NomadClient {
             .await
             .with_context(|| format!("cannot reach Nomad at {}", self.address()))?;
         let response = checked(response, path).await?;
-        response.json().await.context("decoding the register response")
+        response
+            .json()
+            .await
+            .context("decoding the register response")
     }
 }
 
@@ -67,7 +75,10 @@ async fn checked(response: reqwest::Response, path: &str) -> anyhow::Result<reqw
 }
 
 /// Stops every configured service that is running; returns what was stopped.
-pub async fn stop_running(client: &NomadClient, services: &[Service]) -> anyhow::Result<Vec<StoppedService>> {
+pub async fn stop_running(
+    client: &NomadClient,
+    services: &[Service],
+) -> anyhow::Result<Vec<StoppedService>> {
     let mut stopped = Vec::new();
     for service in services {
         let Some(job) = client.read_job(&service.job_id).await? else {

@@ -272,3 +272,70 @@ environment "{name}" {{
         )
     }
 }
+
+/// A configuration with the six services (job files copied into `jobs_dir`) and a Nomad
+/// address; terraform, database and borg point nowhere (unused by Nomad commands).
+pub fn nomad_config(nomad_address: &str, jobs_dir: &Path, protected: bool) -> String {
+    let services = [
+        ("job-creation", "job_creation.nomad"),
+        ("job-configuration", "job_configuration.nomad"),
+        ("job-execution", "job_execution.nomad"),
+        ("job-publication", "job_publication.nomad"),
+        ("monitor", "monitor.nomad"),
+        ("worker-pool-management", "worker_pool_management.nomad"),
+    ];
+    let mut text = String::new();
+    for (name, file) in services {
+        text.push_str(&format!(
+            "service \"{name}\" {{\n  job_file = \"{file}\"\n}}\n"
+        ));
+    }
+    text.push_str(&format!(
+        r#"
+environment "sandbox" {{
+  protected = {protected}
+  terraform {{
+    dir                    = "/nonexistent"
+    configuration_var_file = "c.tfvars"
+    secrets_var_file       = "s.tfvars"
+  }}
+  nomad {{
+    address        = "{nomad_address}"
+    jobs_dir       = "{jobs}"
+    deploy_timeout = "20s"
+    template_values = {{
+      CSI_ROOT_DIR                 = "/opt/csi"
+      CSI_CONFIG_ENV_FILE_CONTENT  = "CSI_ENVIRONMENT=test"
+      CSI_SECRETS_ENV_FILE_CONTENT = "CSI_DATABASE_PASSWORD=test"
+      CSI_REGISTRY_TOKEN           = "test-registry-token"
+    }}
+  }}
+  database {{
+    host = "127.0.0.1"
+    port = 9
+  }}
+  borg {{
+    repository = "/nonexistent"
+  }}
+}}
+"#,
+        jobs = jobs_dir.display()
+    ));
+    text
+}
+
+/// A private copy of the project's job files.
+pub fn copy_job_files(into: &Path) -> PathBuf {
+    let target = into.join("nomad");
+    std::fs::create_dir_all(&target).unwrap();
+    for entry in std::fs::read_dir(repo_root().join("nomad"))
+        .unwrap()
+        .flatten()
+    {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "nomad") {
+            std::fs::copy(&path, target.join(entry.file_name())).unwrap();
+        }
+    }
+    target
+}

@@ -41,6 +41,14 @@ impl NomadDouble {
     }
 }
 
+impl NomadDouble {
+    /// Stops the double now (e.g. in the middle of a watch).
+    pub fn stop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
 impl Drop for NomadDouble {
     fn drop(&mut self) {
         self.child.kill().ok();

@@ -67,6 +67,31 @@ pub enum JobFileError {
     #[error("{tag:?} is not a valid image tag: {reason}")]
     InvalidTag { tag: String, reason: String },
 
+    #[error("line {line}: task {task:?} has no `resources` block")]
+    NoResources { task: String, line: usize },
+
+    #[error("line {line}: {}", no_resources(tasks))]
+    NoTaskWithResources { line: usize, tasks: Vec<TaskInfo> },
+
+    #[error("line {}: {} tasks have a `resources` block ({}); name the task to patch", tasks.first().map_or(0, |t| t.line), tasks.len(), list(tasks))]
+    SeveralResources { tasks: Vec<TaskInfo> },
+
+    #[error("line {line}: the `resources` block of task {task:?} has no `cpu = ...`")]
+    NoCpu { task: String, line: usize },
+
+    #[error("line {}: task {task:?} sets `cpu` {} times in `resources` (lines {}); fix the file by hand", lines.first().copied().unwrap_or(0), lines.len(), join(lines))]
+    DuplicateCpu { task: String, lines: Vec<usize> },
+
+    #[error("line {line}: the cpu of task {task:?} is not a literal integer (`cpu = {value}`); edit it by hand")]
+    CpuNotLiteral {
+        task: String,
+        line: usize,
+        value: String,
+    },
+
+    #[error("cpu = {cpu} is not valid: Nomad needs at least 1 MHz")]
+    InvalidCpu { cpu: u32 },
+
     /// The patched text did not read back as expected: a bug, nothing was written.
     #[error("internal error: {0}")]
     Internal(String),
@@ -83,6 +108,14 @@ fn no_image(tasks: &[TaskInfo]) -> String {
             "no task has an `image = \"...\"` in a `config` block (tasks: {})",
             list(many)
         ),
+    }
+}
+
+fn no_resources(tasks: &[TaskInfo]) -> String {
+    if tasks.is_empty() {
+        "no `task` block with a `resources` block in this file".to_string()
+    } else {
+        format!("no task has a `resources` block (tasks: {})", list(tasks))
     }
 }
 

@@ -1,0 +1,229 @@
+//! `csi env doctor <env>`: services that are missing from Nomad (garbage-collected
+//! after a stop), or pending because they cannot be placed (with the exhausted
+//! dimension). `--fix` resubmits missing ones from their files and lowers the CPU of
+//! pending ones, step by step down to a floor, on the live job (`--persist`: in the
+//! file too), then watches them get placed.
+
+use serde_json::{json, Value};
+
+use super::Context;
+use crate::cli::DoctorArgs;
+use crate::deploy::{render_for_nomad, RolloutDisplay};
+use crate::error::{precondition, CsiError, Kind};
+use crate::nomad::{jobfile, rollout, NomadClient};
+use crate::operation;
+use crate::settings::{Service, Settings};
+
+#[derive(Debug, Clone)]
+enum Problem {
+    Missing,
+    Pending { reason: String, cpu_exhausted: bool },
+}
+
+pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<()> {
+    let settings = ctx.settings(&args.env)?;
+    let client = NomadClient::new(
+        &settings.nomad,
+        settings.nomad.deploy_timeout + std::time::Duration::from_secs(30),
+    )?;
+    let mut problems = Vec::new();
+    for service in &settings.services {
+        if let Some(problem) = diagnose(&client, service).await? {
+            let text = match &problem {
+                Problem::Missing => {
+                    "missing from Nomad (garbage-collected after a stop?)".to_owned()
+                }
+                Problem::Pending { reason, .. } => format!("pending: {reason}"),
+            };
+            ctx.printer.data(&format!("{}: {text}", service.name));
+            problems.push((service.clone(), problem));
+        }
+    }
+    if problems.is_empty() {
+        ctx.printer.info("every service is placed and running");
+        return Ok(());
+    }
+    if !args.fix || ctx.global.dry_run {
+        return Err(
+            precondition(format!("{} service(s) need attention", problems.len()))
+                .with_hint(format!(
+                    "`csi env doctor {} --fix` repairs them",
+                    settings.env_name
+                ))
+                .into(),
+        );
+    }
+    let params = json!({"fix": true, "persist": args.persist});
+    let settings = &settings;
+    operation::run_locked(settings, "doctor", params, |op| async move {
+        ctx.prompter.confirm(
+            &format!("Repair {} service(s)?", problems.len()),
+            &settings.env_name,
+            settings.protected,
+        )?;
+        let names: Vec<String> = problems.iter().map(|(s, _)| s.name.clone()).collect();
+        let display = RolloutDisplay::new(&ctx.printer, &names);
+        let mut failures = Vec::new();
+        for (service, problem) in &problems {
+            let fixed = match problem {
+                Problem::Missing => resubmit(&client, settings, service, &display).await,
+                Problem::Pending {
+                    cpu_exhausted: true,
+                    ..
+                } => lower_cpu(&client, settings, service, args.persist, &display, &op).await,
+                Problem::Pending { reason, .. } => {
+                    Err(anyhow::anyhow!("no automatic fix for: {reason}"))
+                }
+            };
+            match fixed {
+                Ok(message) => {
+                    op.step("fixed", json!({"service": service.name, "how": message}))?;
+                    display.update(&service.name, &message);
+                }
+                Err(e) => failures.push(format!("{}: {e:#}", service.name)),
+            }
+        }
+        display.finish();
+        if failures.is_empty() {
+            Ok(((), format!("repaired {}", names.join(", "))))
+        } else {
+            Err(CsiError::new(Kind::Failed, failures.join("; ")).into())
+        }
+    })
+    .await
+}
+
+async fn diagnose(client: &NomadClient, service: &Service) -> anyhow::Result<Option<Problem>> {
+    let Some((header, _)) = client.job(&service.job_id).await? else {
+        return Ok(Some(Problem::Missing));
+    };
+    if header.stop {
+        return Ok(Some(Problem::Missing));
+    }
+    let evaluations = client.job_evaluations(&service.job_id).await?;
+    let blocked = evaluations.iter().any(|e| e.status == "blocked");
+    if header.status != "pending" && !blocked {
+        return Ok(None);
+    }
+    let reason = rollout::placement_failure(&evaluations).unwrap_or_else(|| {
+        if blocked {
+            "blocked evaluation".into()
+        } else {
+            "not placed yet".into()
+        }
+    });
+    Ok(Some(Problem::Pending {
+        cpu_exhausted: reason.contains("cpu"),
+        reason,
+    }))
+}
+
+async fn resubmit(
+    client: &NomadClient,
+    settings: &Settings,
+    service: &Service,
+    display: &RolloutDisplay,
+) -> anyhow::Result<String> {
+    let text = fs_err::read_to_string(&service.job_file)?;
+    let rendered = render_for_nomad(service, &text, &settings.nomad)?;
+    let planned = rollout::plan(client, &service.job_id, &rendered).await?;
+    let (version, eval) = rollout::register(client, &planned).await?;
+    watch(client, settings, service, version, &eval, display).await?;
+    Ok(format!(
+        "resubmitted from {} (version {version})",
+        service.job_file.display()
+    ))
+}
+
+async fn lower_cpu(
+    client: &NomadClient,
+    settings: &Settings,
+    service: &Service,
+    persist: bool,
+    display: &RolloutDisplay,
+    op: &crate::journal::Operation,
+) -> anyhow::Result<String> {
+    let (header, job) = client
+        .job(&service.job_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("{} disappeared from Nomad", service.name))?;
+    let (job, from, to) = lowered(job, settings.nomad.cpu_step, settings.nomad.cpu_floor)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "its CPU is already at the floor ({} MHz)",
+                settings.nomad.cpu_floor
+            )
+        })?;
+    let response = client
+        .register_enforced(&service.job_id, &job, header.job_modify_index, None)
+        .await?;
+    op.step(
+        "cpu_lowered",
+        json!({"service": service.name, "from": from, "to": to}),
+    )?;
+    if persist {
+        let text = fs_err::read_to_string(&service.job_file)?;
+        let patched = jobfile::set_task_cpu(&text, None, to)?;
+        jobfile::write_atomically(&service.job_file, &patched.text)?;
+    }
+    let version = client
+        .job(&service.job_id)
+        .await?
+        .map(|(h, _)| h.version)
+        .unwrap_or_default();
+    watch(
+        client,
+        settings,
+        service,
+        version,
+        &response.eval_id,
+        display,
+    )
+    .await?;
+    let file = if persist {
+        " (and in the job file)"
+    } else {
+        " (live job only; --persist edits the file)"
+    };
+    Ok(format!("CPU lowered from {from} to {to} MHz{file}, placed"))
+}
+
+/// The job with every task's CPU lowered by `step`, not below `floor`; None when no
+/// task can go lower.
+fn lowered(mut job: Value, step: u32, floor: u32) -> Option<(Value, u32, u32)> {
+    let mut change = None;
+    for group in job["TaskGroups"].as_array_mut().into_iter().flatten() {
+        for task in group["Tasks"].as_array_mut().into_iter().flatten() {
+            let Some(cpu) = task["Resources"]["CPU"].as_u64() else {
+                continue;
+            };
+            let cpu = cpu as u32;
+            let new = cpu.saturating_sub(step).max(floor);
+            if new < cpu {
+                task["Resources"]["CPU"] = json!(new);
+                change = Some((cpu, new));
+            }
+        }
+    }
+    change.map(|(from, to)| (job, from, to))
+}
+
+async fn watch(
+    client: &NomadClient,
+    settings: &Settings,
+    service: &Service,
+    version: u64,
+    eval: &str,
+    display: &RolloutDisplay,
+) -> anyhow::Result<()> {
+    let result = rollout::watch(
+        client,
+        &service.job_id,
+        version,
+        eval,
+        settings.nomad.deploy_timeout,
+        |p| display.progress(&service.name, p),
+    )
+    .await?;
+    result.map_err(|reason| anyhow::anyhow!(reason))
+}
