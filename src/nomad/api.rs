@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct JobRegisterResponse {
     #[serde(rename = "EvalID", default)]
@@ -18,7 +18,7 @@ pub struct JobRegisterResponse {
     pub warnings: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct JobPlanResponse {
     #[serde(default)]
@@ -113,7 +113,7 @@ pub struct AllocationMetric {
     pub dimension_exhausted: Option<BTreeMap<String, i64>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Evaluation {
     #[serde(rename = "ID")]
@@ -142,7 +142,7 @@ impl Evaluation {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Deployment {
     #[serde(rename = "ID")]
@@ -169,7 +169,7 @@ impl Deployment {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DeploymentState {
     #[serde(default)]
@@ -182,7 +182,7 @@ pub struct DeploymentState {
     pub unhealthy_allocs: i64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AllocationListStub {
     #[serde(rename = "ID")]
@@ -199,14 +199,14 @@ pub struct AllocationListStub {
     pub deployment_status: Option<AllocDeploymentStatus>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AllocDeploymentStatus {
     #[serde(default)]
     pub healthy: Option<bool>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct JobVersionsResponse {
     #[serde(default)]
@@ -214,7 +214,7 @@ pub struct JobVersionsResponse {
 }
 
 /// The few fields csi reads from a full job; the rest travels as raw JSON.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct JobHeader {
     #[serde(rename = "ID", default)]
@@ -233,7 +233,7 @@ pub struct JobHeader {
     pub task_groups: Option<Vec<TaskGroupHeader>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TaskGroupHeader {
     #[serde(default)]
@@ -242,7 +242,7 @@ pub struct TaskGroupHeader {
     pub tasks: Option<Vec<TaskHeader>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TaskHeader {
     #[serde(default)]
@@ -253,7 +253,7 @@ pub struct TaskHeader {
     pub resources: Option<Resources>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Resources {
     #[serde(rename = "CPU", default)]

@@ -101,9 +101,13 @@ impl NomadClient {
         }
     }
 
-    /// `POST /v1/jobs/parse`: the job file's HCL to the API's JSON job.
-    pub async fn parse_job(&self, hcl: &str) -> Result<Value, NomadError> {
-        let body = json!({ "JobHCL": hcl, "Canonicalize": true });
+    /// `POST /v1/jobs/parse`: the job file's HCL to the API's JSON job. `hcl_v1` asks
+    /// for the HCL1 parser (Nomad before 1.9) for files a strict HCL2 parser rejects.
+    pub async fn parse_job(&self, hcl: &str, hcl_v1: bool) -> Result<Value, NomadError> {
+        let mut body = json!({ "JobHCL": hcl, "Canonicalize": true });
+        if hcl_v1 {
+            body["HCLv1"] = json!(true);
+        }
         Ok(self
             .call(
                 reqwest::Method::POST,
