@@ -29,6 +29,26 @@ run csi env plan sandbox start --allow-dirty
 step "Start the sandbox (the work tree may be dirty in a developer's checkout: --allow-dirty)"
 run csi env start sandbox --yes --allow-dirty --no-wait
 
+step "After a start the Nomad server is new: doctor finds services missing or pending and resubmits them"
+run csi env doctor sandbox --fix --yes
+
+step "Job files and Nomad agree"
+run csi env drift sandbox
+
+step "Roll a new image of one service out: the file's tag rewritten, planned, registered with EnforceIndex, watched"
+run csi env patch-image sandbox job-creation git-0123abcd --yes
+
+step "All six at once, watched concurrently"
+run csi env patch-image sandbox --all git-4567cdef --yes
+
+step "A broken image (the double fails images matching baadf00d): the rollout fails and is reverted, file included"
+if run csi env patch-image sandbox monitor git-baadf00d --yes; then
+  echo "unexpected: the broken image rolled out" >&2; exit 1
+else
+  echo "(exit $?: rolled back, as expected)" >&2
+fi
+run csi env drift sandbox
+
 step "Stop it again: the newest backup is shown, the plan checked against 13 deletes"
 run csi env stop sandbox --yes
 
