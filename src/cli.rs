@@ -83,6 +83,12 @@ pub enum EnvCommand {
     Drift(EnvArg),
     /// Find pending, blocked or missing services; --fix repairs them
     Doctor(DoctorArgs),
+    /// List the database backups (borg archives), newest first, with age and size
+    Backups(EnvArg),
+    /// Back up the database now, like the nightly job; kept only if the dump is complete
+    Backup(EnvArg),
+    /// Restore the database from a backup: all or nothing, verified, services stopped around it
+    RestoreDb(RestoreDbArgs),
     /// Clear a lock left behind by an operation that died
     Unlock(EnvArg),
     /// Print the resolved settings and where each came from (secrets redacted)
@@ -193,4 +199,39 @@ pub struct DoctorArgs {
     /// With --fix, also write the lowered CPU into the job file
     #[arg(long, requires = "fix")]
     pub persist: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreDbArgs {
+    pub env: String,
+    /// The archive: its exact name, `latest` (the newest nightly archive), or a day
+    /// YYYY-MM-DD (the newest nightly archive dumped on or before it)
+    #[arg(long, value_name = "NAME|latest|YYYY-MM-DD")]
+    pub archive: String,
+    /// Do not stop the orchestrator services (the restore waits for their locks)
+    #[arg(long)]
+    pub keep_services: bool,
+    /// Do not back up the current database first (the restore cannot be undone then)
+    #[arg(long)]
+    pub no_safety_backup: bool,
+    /// Restore only these tables' rows and sequences, into the existing schema
+    #[arg(long, value_delimiter = ',', value_name = "TABLE,...")]
+    pub tables: Vec<String>,
+    /// With --tables: leave out the dump's columns that the tables do not have
+    #[arg(long, requires = "tables")]
+    pub ignore_missing_columns: bool,
+    /// Restore into this database instead (e.g. a scratch copy); the environment's
+    /// database and services are not touched
+    #[arg(long, value_name = "POSTGRES_URL")]
+    pub to: Option<String>,
+    /// The database of the dump to restore, when it is not named like database.name
+    #[arg(long, value_name = "NAME")]
+    pub source_database: Option<String>,
+    /// Also apply the dump's role statements (existing roles are kept, their attributes
+    /// set as in the dump)
+    #[arg(long, conflicts_with = "tables")]
+    pub include_globals: bool,
+    /// How long the restore waits for locks on the schema
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub lock_timeout: std::time::Duration,
 }

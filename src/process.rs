@@ -18,6 +18,10 @@ use nix::unistd::Pid;
 use crate::interrupt;
 use crate::secret::{redact, Secret};
 
+mod piped;
+
+pub use piped::{Finished, Killer, Running};
+
 const STDERR_TAIL_LINES: usize = 20;
 
 #[derive(Debug, thiserror::Error)]

@@ -102,7 +102,7 @@ impl Borg {
 }
 
 /// borg prints naive local times of the machine running it.
-fn parse_local_time(text: &str) -> anyhow::Result<DateTime<Utc>> {
+pub(super) fn parse_local_time(text: &str) -> anyhow::Result<DateTime<Utc>> {
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
         .map_err(|e| anyhow::anyhow!("unexpected borg timestamp `{text}`: {e}"))?;
     Local

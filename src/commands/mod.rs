@@ -2,6 +2,8 @@
 //! modules, print through the printer.
 
 mod completions;
+mod env_backup;
+mod env_backups;
 mod env_check;
 mod env_doctor;
 mod env_drift;
@@ -9,6 +11,7 @@ mod env_history;
 mod env_list;
 mod env_patch_image;
 mod env_power;
+mod env_restore_db;
 mod env_unlock;
 mod man;
 mod show_settings;
@@ -64,6 +67,9 @@ pub async fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
             EnvCommand::PatchImage(args) => env_patch_image::run(ctx, args).await,
             EnvCommand::Drift(args) => env_drift::run(ctx, &args.env).await,
             EnvCommand::Doctor(args) => env_doctor::run(ctx, args).await,
+            EnvCommand::Backups(args) => env_backups::run(ctx, &args.env).await,
+            EnvCommand::Backup(args) => env_backup::run(ctx, &args.env).await,
+            EnvCommand::RestoreDb(args) => env_restore_db::run(ctx, args).await,
             EnvCommand::Unlock(args) => env_unlock::run(ctx, &args.env),
             EnvCommand::ShowSettings(args) => show_settings::run(ctx, &args.env),
         },
