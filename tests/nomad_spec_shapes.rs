@@ -14,98 +14,218 @@ use serde_json::{json, Map, Value};
 type Schema = &'static [(&'static str, &'static str)];
 
 const JOB_REGISTER_RESPONSE: Schema = &[
-    ("EvalCreateIndex", "integer"), ("EvalID", "string"), ("JobModifyIndex", "integer"),
-    ("KnownLeader", "boolean"), ("LastContact", "integer"), ("LastIndex", "integer"),
-    ("NextToken", "string"), ("RequestTime", "integer"), ("Warnings", "string"),
+    ("EvalCreateIndex", "integer"),
+    ("EvalID", "string"),
+    ("JobModifyIndex", "integer"),
+    ("KnownLeader", "boolean"),
+    ("LastContact", "integer"),
+    ("LastIndex", "integer"),
+    ("NextToken", "string"),
+    ("RequestTime", "integer"),
+    ("Warnings", "string"),
 ];
 const JOB_PLAN_RESPONSE: Schema = &[
-    ("Annotations", "map"), ("CreatedEvals", "array"), ("Diff", "ref:JobDiff"),
-    ("FailedTGAllocs", "map:AllocationMetric"), ("JobModifyIndex", "integer"),
-    ("NextPeriodicLaunch", "string"), ("Warnings", "string"),
+    ("Annotations", "map"),
+    ("CreatedEvals", "array"),
+    ("Diff", "ref:JobDiff"),
+    ("FailedTGAllocs", "map:AllocationMetric"),
+    ("JobModifyIndex", "integer"),
+    ("NextPeriodicLaunch", "string"),
+    ("Warnings", "string"),
 ];
 const JOB_DIFF: Schema = &[
-    ("Fields", "array:FieldDiff"), ("ID", "string"), ("Objects", "array:ObjectDiff"),
-    ("TaskGroups", "array:TaskGroupDiff"), ("Type", "string"),
+    ("Fields", "array:FieldDiff"),
+    ("ID", "string"),
+    ("Objects", "array:ObjectDiff"),
+    ("TaskGroups", "array:TaskGroupDiff"),
+    ("Type", "string"),
 ];
 const TASK_GROUP_DIFF: Schema = &[
-    ("Fields", "array:FieldDiff"), ("Name", "string"), ("Objects", "array:ObjectDiff"),
-    ("Tasks", "array:TaskDiff"), ("Type", "string"), ("Updates", "map"),
+    ("Fields", "array:FieldDiff"),
+    ("Name", "string"),
+    ("Objects", "array:ObjectDiff"),
+    ("Tasks", "array:TaskDiff"),
+    ("Type", "string"),
+    ("Updates", "map"),
 ];
 const TASK_DIFF: Schema = &[
-    ("Annotations", "array"), ("Fields", "array:FieldDiff"), ("Name", "string"),
-    ("Objects", "array:ObjectDiff"), ("Type", "string"),
+    ("Annotations", "array"),
+    ("Fields", "array:FieldDiff"),
+    ("Name", "string"),
+    ("Objects", "array:ObjectDiff"),
+    ("Type", "string"),
 ];
 const OBJECT_DIFF: Schema = &[
-    ("Fields", "array:FieldDiff"), ("Name", "string"), ("Objects", "array"), ("Type", "string"),
+    ("Fields", "array:FieldDiff"),
+    ("Name", "string"),
+    ("Objects", "array"),
+    ("Type", "string"),
 ];
 const FIELD_DIFF: Schema = &[
-    ("Annotations", "array"), ("Name", "string"), ("New", "string"), ("Old", "string"), ("Type", "string"),
+    ("Annotations", "array"),
+    ("Name", "string"),
+    ("New", "string"),
+    ("Old", "string"),
+    ("Type", "string"),
 ];
 const ALLOCATION_METRIC: Schema = &[
-    ("AllocationTime", "integer"), ("ClassExhausted", "map"), ("ClassFiltered", "map"),
-    ("CoalescedFailures", "integer"), ("ConstraintFiltered", "map"), ("DimensionExhausted", "map"),
-    ("NodesAvailable", "map"), ("NodesEvaluated", "integer"), ("NodesExhausted", "integer"),
-    ("NodesFiltered", "integer"), ("QuotaExhausted", "array"), ("ResourcesExhausted", "map"),
-    ("ScoreMetaData", "array"), ("Scores", "map"),
+    ("AllocationTime", "integer"),
+    ("ClassExhausted", "map"),
+    ("ClassFiltered", "map"),
+    ("CoalescedFailures", "integer"),
+    ("ConstraintFiltered", "map"),
+    ("DimensionExhausted", "map"),
+    ("NodesAvailable", "map"),
+    ("NodesEvaluated", "integer"),
+    ("NodesExhausted", "integer"),
+    ("NodesFiltered", "integer"),
+    ("QuotaExhausted", "array"),
+    ("ResourcesExhausted", "map"),
+    ("ScoreMetaData", "array"),
+    ("Scores", "map"),
 ];
 const EVALUATION: Schema = &[
-    ("AnnotatePlan", "boolean"), ("BlockedEval", "string"), ("ClassEligibility", "map"),
-    ("CreateIndex", "integer"), ("CreateTime", "integer"), ("DeploymentID", "string"),
-    ("EscapedComputedClass", "boolean"), ("FailedTGAllocs", "map:AllocationMetric"), ("ID", "string"),
-    ("JobID", "string"), ("JobModifyIndex", "integer"), ("ModifyIndex", "integer"),
-    ("ModifyTime", "integer"), ("Namespace", "string"), ("NextEval", "string"), ("NodeID", "string"),
-    ("NodeModifyIndex", "integer"), ("PreviousEval", "string"), ("Priority", "integer"),
-    ("QueuedAllocations", "map"), ("QuotaLimitReached", "string"), ("RelatedEvals", "array"),
-    ("SnapshotIndex", "integer"), ("Status", "string"), ("StatusDescription", "string"),
-    ("TriggeredBy", "string"), ("Type", "string"), ("Wait", "integer"), ("WaitUntil", "string"),
+    ("AnnotatePlan", "boolean"),
+    ("BlockedEval", "string"),
+    ("ClassEligibility", "map"),
+    ("CreateIndex", "integer"),
+    ("CreateTime", "integer"),
+    ("DeploymentID", "string"),
+    ("EscapedComputedClass", "boolean"),
+    ("FailedTGAllocs", "map:AllocationMetric"),
+    ("ID", "string"),
+    ("JobID", "string"),
+    ("JobModifyIndex", "integer"),
+    ("ModifyIndex", "integer"),
+    ("ModifyTime", "integer"),
+    ("Namespace", "string"),
+    ("NextEval", "string"),
+    ("NodeID", "string"),
+    ("NodeModifyIndex", "integer"),
+    ("PreviousEval", "string"),
+    ("Priority", "integer"),
+    ("QueuedAllocations", "map"),
+    ("QuotaLimitReached", "string"),
+    ("RelatedEvals", "array"),
+    ("SnapshotIndex", "integer"),
+    ("Status", "string"),
+    ("StatusDescription", "string"),
+    ("TriggeredBy", "string"),
+    ("Type", "string"),
+    ("Wait", "integer"),
+    ("WaitUntil", "string"),
 ];
 const DEPLOYMENT: Schema = &[
-    ("CreateIndex", "integer"), ("ID", "string"), ("IsMultiregion", "boolean"),
-    ("JobCreateIndex", "integer"), ("JobID", "string"), ("JobModifyIndex", "integer"),
-    ("JobSpecModifyIndex", "integer"), ("JobVersion", "integer"), ("ModifyIndex", "integer"),
-    ("Namespace", "string"), ("Status", "string"), ("StatusDescription", "string"),
+    ("CreateIndex", "integer"),
+    ("ID", "string"),
+    ("IsMultiregion", "boolean"),
+    ("JobCreateIndex", "integer"),
+    ("JobID", "string"),
+    ("JobModifyIndex", "integer"),
+    ("JobSpecModifyIndex", "integer"),
+    ("JobVersion", "integer"),
+    ("ModifyIndex", "integer"),
+    ("Namespace", "string"),
+    ("Status", "string"),
+    ("StatusDescription", "string"),
     ("TaskGroups", "map:DeploymentState"),
 ];
 const DEPLOYMENT_STATE: Schema = &[
-    ("AutoRevert", "boolean"), ("DesiredCanaries", "integer"), ("DesiredTotal", "integer"),
-    ("HealthyAllocs", "integer"), ("PlacedAllocs", "integer"), ("PlacedCanaries", "array"),
-    ("ProgressDeadline", "integer"), ("Promoted", "boolean"), ("RequireProgressBy", "string"),
+    ("AutoRevert", "boolean"),
+    ("DesiredCanaries", "integer"),
+    ("DesiredTotal", "integer"),
+    ("HealthyAllocs", "integer"),
+    ("PlacedAllocs", "integer"),
+    ("PlacedCanaries", "array"),
+    ("ProgressDeadline", "integer"),
+    ("Promoted", "boolean"),
+    ("RequireProgressBy", "string"),
     ("UnhealthyAllocs", "integer"),
 ];
 const ALLOCATION_LIST_STUB: Schema = &[
-    ("AllocatedResources", "map"), ("ClientDescription", "string"), ("ClientStatus", "string"),
-    ("CreateIndex", "integer"), ("CreateTime", "integer"), ("DeploymentStatus", "ref:AllocDeploymentStatus"),
-    ("DesiredDescription", "string"), ("DesiredStatus", "string"), ("EvalID", "string"),
-    ("FollowupEvalID", "string"), ("ID", "string"), ("JobID", "string"), ("JobType", "string"),
-    ("JobVersion", "integer"), ("ModifyIndex", "integer"), ("ModifyTime", "integer"), ("Name", "string"),
-    ("Namespace", "string"), ("NodeID", "string"), ("NodeName", "string"),
-    ("PreemptedAllocations", "array"), ("PreemptedByAllocation", "string"), ("RescheduleTracker", "map"),
-    ("TaskGroup", "string"), ("TaskStates", "map"),
+    ("AllocatedResources", "map"),
+    ("ClientDescription", "string"),
+    ("ClientStatus", "string"),
+    ("CreateIndex", "integer"),
+    ("CreateTime", "integer"),
+    ("DeploymentStatus", "ref:AllocDeploymentStatus"),
+    ("DesiredDescription", "string"),
+    ("DesiredStatus", "string"),
+    ("EvalID", "string"),
+    ("FollowupEvalID", "string"),
+    ("ID", "string"),
+    ("JobID", "string"),
+    ("JobType", "string"),
+    ("JobVersion", "integer"),
+    ("ModifyIndex", "integer"),
+    ("ModifyTime", "integer"),
+    ("Name", "string"),
+    ("Namespace", "string"),
+    ("NodeID", "string"),
+    ("NodeName", "string"),
+    ("PreemptedAllocations", "array"),
+    ("PreemptedByAllocation", "string"),
+    ("RescheduleTracker", "map"),
+    ("TaskGroup", "string"),
+    ("TaskStates", "map"),
 ];
 const ALLOC_DEPLOYMENT_STATUS: Schema = &[
-    ("Canary", "boolean"), ("Healthy", "boolean"), ("ModifyIndex", "integer"), ("Timestamp", "string"),
+    ("Canary", "boolean"),
+    ("Healthy", "boolean"),
+    ("ModifyIndex", "integer"),
+    ("Timestamp", "string"),
 ];
 const JOB_VERSIONS_RESPONSE: Schema = &[
-    ("Diffs", "array"), ("KnownLeader", "boolean"), ("LastContact", "integer"), ("LastIndex", "integer"),
-    ("NextToken", "string"), ("RequestTime", "integer"), ("Versions", "array"),
+    ("Diffs", "array"),
+    ("KnownLeader", "boolean"),
+    ("LastContact", "integer"),
+    ("LastIndex", "integer"),
+    ("NextToken", "string"),
+    ("RequestTime", "integer"),
+    ("Versions", "array"),
 ];
 const JOB: Schema = &[
-    ("AllAtOnce", "boolean"), ("CreateIndex", "integer"), ("Datacenters", "array"), ("ID", "string"),
-    ("JobModifyIndex", "integer"), ("Meta", "map"), ("ModifyIndex", "integer"), ("Name", "string"),
-    ("Namespace", "string"), ("Priority", "integer"), ("Region", "string"), ("Stable", "boolean"),
-    ("Status", "string"), ("StatusDescription", "string"), ("Stop", "boolean"), ("SubmitTime", "integer"),
-    ("TaskGroups", "array:TaskGroup"), ("Type", "string"), ("Version", "integer"),
+    ("AllAtOnce", "boolean"),
+    ("CreateIndex", "integer"),
+    ("Datacenters", "array"),
+    ("ID", "string"),
+    ("JobModifyIndex", "integer"),
+    ("Meta", "map"),
+    ("ModifyIndex", "integer"),
+    ("Name", "string"),
+    ("Namespace", "string"),
+    ("Priority", "integer"),
+    ("Region", "string"),
+    ("Stable", "boolean"),
+    ("Status", "string"),
+    ("StatusDescription", "string"),
+    ("Stop", "boolean"),
+    ("SubmitTime", "integer"),
+    ("TaskGroups", "array:TaskGroup"),
+    ("Type", "string"),
+    ("Version", "integer"),
 ];
 const TASK_GROUP: Schema = &[
-    ("Count", "integer"), ("Meta", "map"), ("Name", "string"), ("Tasks", "array:Task"),
+    ("Count", "integer"),
+    ("Meta", "map"),
+    ("Name", "string"),
+    ("Tasks", "array:Task"),
 ];
 const TASK: Schema = &[
-    ("Config", "map"), ("Driver", "string"), ("Env", "map"), ("Meta", "map"), ("Name", "string"),
+    ("Config", "map"),
+    ("Driver", "string"),
+    ("Env", "map"),
+    ("Meta", "map"),
+    ("Name", "string"),
     ("Resources", "ref:Resources"),
 ];
 const RESOURCES: Schema = &[
-    ("CPU", "integer"), ("Cores", "integer"), ("DiskMB", "integer"), ("IOPS", "integer"),
-    ("MemoryMB", "integer"), ("MemoryMaxMB", "integer"),
+    ("CPU", "integer"),
+    ("Cores", "integer"),
+    ("DiskMB", "integer"),
+    ("IOPS", "integer"),
+    ("MemoryMB", "integer"),
+    ("MemoryMaxMB", "integer"),
 ];
 
 fn schema(name: &str) -> Schema {
@@ -149,7 +269,9 @@ fn sample(fields: Schema) -> Value {
 
 /// Every key csi keeps is in the schema, and has the schema's JSON type.
 fn check(path: &str, kept: &Value, fields: Schema) {
-    let Value::Object(kept) = kept else { panic!("{path} is not an object") };
+    let Value::Object(kept) = kept else {
+        panic!("{path} is not an object")
+    };
     for (key, value) in kept {
         let (_, kind) = fields
             .iter()
@@ -181,14 +303,21 @@ fn check(path: &str, kept: &Value, fields: Schema) {
                 _ => false,
             },
         };
-        assert!(ok, "{path}.{key}: csi keeps {value} where the spec says {kind}");
+        assert!(
+            ok,
+            "{path}.{key}: csi keeps {value} where the spec says {kind}"
+        );
     }
 }
 
 fn agrees<T: DeserializeOwned + Serialize>(name: &str, fields: Schema) {
-    let decoded: T = serde_json::from_value(sample(fields)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let decoded: T =
+        serde_json::from_value(sample(fields)).unwrap_or_else(|e| panic!("{name}: {e}"));
     let kept = serde_json::to_value(&decoded).unwrap();
-    assert!(kept.as_object().is_some_and(|o| !o.is_empty()), "{name} keeps nothing");
+    assert!(
+        kept.as_object().is_some_and(|o| !o.is_empty()),
+        "{name} keeps nothing"
+    );
     check(name, &kept, fields);
 }
 
@@ -236,15 +365,29 @@ fn the_double_answers_in_the_shapes_csi_decodes() {
             cpu_step: 500,
             cpu_floor: 500,
         };
-        let client = csi_ops::nomad::NomadClient::new(&settings, std::time::Duration::from_secs(10)).unwrap();
-        let hcl = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/nomad/monitor.nomad"))
-            .unwrap()
-            .replace('$', "");
-        let planned = csi_ops::nomad::rollout::plan(&client, "monitor", &hcl).await.unwrap();
-        let (version, eval) = csi_ops::nomad::rollout::register(&client, &planned).await.unwrap();
-        let watched = csi_ops::nomad::rollout::watch(&client, "monitor", version, &eval, std::time::Duration::from_secs(10), |_| {})
+        let client =
+            csi_ops::nomad::NomadClient::new(&settings, std::time::Duration::from_secs(10))
+                .unwrap();
+        let hcl =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/nomad/monitor.nomad"))
+                .unwrap()
+                .replace('$', "");
+        let planned = csi_ops::nomad::rollout::plan(&client, "monitor", &hcl)
             .await
             .unwrap();
+        let (version, eval) = csi_ops::nomad::rollout::register(&client, &planned)
+            .await
+            .unwrap();
+        let watched = csi_ops::nomad::rollout::watch(
+            &client,
+            "monitor",
+            version,
+            &eval,
+            std::time::Duration::from_secs(10),
+            |_| {},
+        )
+        .await
+        .unwrap();
         assert!(watched.is_ok(), "{watched:?}");
         assert!(!client.job_versions("monitor").await.unwrap().is_empty());
         assert!(!client.job_evaluations("monitor").await.unwrap().is_empty());

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use csi_ops::nomad::NomadClient;
 use csi_ops::settings::NomadSettings;
-use support::csi::{copy_job_files, nomad_config, TestEnv};
+use support::csi::{copy_job_files, nomad_config, stderr_until, TestEnv};
 use support::nomad::NomadDouble;
 use support::pty::answer_prompt;
 
@@ -244,7 +244,6 @@ fn a_missing_token_is_explained() {
 
 #[test]
 fn losing_nomad_mid_watch_is_a_clear_error_and_the_journal_says_what_was_submitted() {
-    use std::io::{BufRead, BufReader};
     let mut bed = bed(&["--deploy-seconds", "30"]);
     let mut child = bed.env.spawn_csi(&[
         "env",
@@ -254,17 +253,7 @@ fn losing_nomad_mid_watch_is_a_clear_error_and_the_journal_says_what_was_submitt
         "git-0123abcd",
         "--yes",
     ]);
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.contains("placed") {
-            break;
-        }
-    }
+    let (seen, lines) = stderr_until(&mut child, "placed");
     bed.nomad.stop();
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = child.wait().unwrap();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Duration, Utc};
 use support::borg::TestBorgRepo;
-use support::csi::{copy_terraform_sandbox, ConfigParts, Run, TestEnv};
+use support::csi::{copy_terraform_sandbox, stderr_until, ConfigParts, Run, TestEnv};
 use support::postgres::TestPostgres;
 use support::pty::answer_prompt;
 use support::terraform::{
@@ -268,10 +268,7 @@ fn refusals_exit_with_their_code_and_leave_the_state_untouched() {
     }
 
     // The operator answers no at the prompt.
-    let mut on_terminal = TestEnv::new("");
-    std::fs::copy(&bed.env.config, &on_terminal.config).unwrap();
-    on_terminal.state_dir = bed.env.state_dir.clone();
-    on_terminal.env = bed.env.env.clone();
+    let mut on_terminal = bed.env.same_as();
     on_terminal.set_env("OS_PROJECT_ID", "project-prod-0001");
     let run = answer_prompt(
         &on_terminal,
@@ -362,10 +359,7 @@ fn an_old_backup_needs_its_own_confirmation() {
 #[test]
 fn a_stale_plan_is_refused_and_nothing_is_applied() {
     let bed = bed(false, Duration::hours(2), None);
-    let mut on_terminal = TestEnv::new("");
-    std::fs::copy(&bed.env.config, &on_terminal.config).unwrap();
-    on_terminal.state_dir = bed.env.state_dir.clone();
-    on_terminal.env = bed.env.env.clone();
+    let on_terminal = bed.env.same_as();
     let tf = bed.tf.clone();
     // While csi waits for the confirmation, another operator changes the state.
     let run = answer_prompt(
@@ -433,7 +427,6 @@ fn a_planted_secret_appears_in_no_output_or_state_file() {
 
 #[test]
 fn sigterm_during_apply_reaches_terraform_and_is_journaled() {
-    use std::io::{BufRead, BufReader};
     let bed = bed(false, Duration::hours(2), None);
     let instances = bed.tf.join("modules/core/instances.tf");
     let slow = std::fs::read_to_string(&instances).unwrap().replace(
@@ -451,21 +444,7 @@ fn sigterm_during_apply_reaches_terraform_and_is_journaled() {
         "--yes",
         "--no-wait",
     ]);
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.contains("tf_tata ...") {
-            break;
-        }
-    }
-    assert!(
-        seen.contains("tf_tata ..."),
-        "apply never reached tf_tata:\n{seen}"
-    );
+    let (seen, lines) = stderr_until(&mut child, "tf_tata ...");
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let rest: Vec<String> = lines.map_while(Result::ok).collect();

@@ -101,6 +101,27 @@ impl NomadClient {
         }
     }
 
+    async fn read<T: DeserializeOwned>(&self, path: &str) -> Result<Indexed<T>, NomadError> {
+        self.call(reqwest::Method::GET, path, &[], None, true).await
+    }
+
+    /// A read that blocks until the answer's index passes `index` (or `wait` elapses).
+    async fn read_blocking<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        index: u64,
+        wait: Duration,
+    ) -> Result<Indexed<T>, NomadError> {
+        self.call(
+            reqwest::Method::GET,
+            path,
+            &blocking(index, wait),
+            None,
+            true,
+        )
+        .await
+    }
+
     /// `POST /v1/jobs/parse`: the job file's HCL to the API's JSON job. `hcl_v1` asks
     /// for the HCL1 parser (Nomad before 1.9) for files a strict HCL2 parser rejects.
     pub async fn parse_job(&self, hcl: &str, hcl_v1: bool) -> Result<Value, NomadError> {
@@ -217,22 +238,12 @@ impl NomadClient {
         wait: Duration,
     ) -> Result<Indexed<Evaluation>, NomadError> {
         let path = format!("/v1/evaluation/{eval_id}");
-        self.call(
-            reqwest::Method::GET,
-            &path,
-            &blocking(index, wait),
-            None,
-            true,
-        )
-        .await
+        self.read_blocking(&path, index, wait).await
     }
 
     pub async fn job_evaluations(&self, job_id: &str) -> Result<Vec<Evaluation>, NomadError> {
         let path = format!("/v1/job/{job_id}/evaluations");
-        Ok(self
-            .call(reqwest::Method::GET, &path, &[], None, true)
-            .await?
-            .value)
+        Ok(self.read(&path).await?.value)
     }
 
     /// `GET /v1/deployment/:id`, blocking until its index passes `index`.
@@ -243,14 +254,7 @@ impl NomadClient {
         wait: Duration,
     ) -> Result<Indexed<Deployment>, NomadError> {
         let path = format!("/v1/deployment/{id}");
-        self.call(
-            reqwest::Method::GET,
-            &path,
-            &blocking(index, wait),
-            None,
-            true,
-        )
-        .await
+        self.read_blocking(&path, index, wait).await
     }
 
     /// `GET /v1/job/:id/deployment`: the latest deployment, or None.
@@ -261,14 +265,7 @@ impl NomadClient {
         wait: Duration,
     ) -> Result<Indexed<Option<Deployment>>, NomadError> {
         let path = format!("/v1/job/{job_id}/deployment");
-        self.call(
-            reqwest::Method::GET,
-            &path,
-            &blocking(index, wait),
-            None,
-            true,
-        )
-        .await
+        self.read_blocking(&path, index, wait).await
     }
 
     pub async fn job_allocations(
@@ -278,14 +275,7 @@ impl NomadClient {
         wait: Duration,
     ) -> Result<Indexed<Vec<AllocationListStub>>, NomadError> {
         let path = format!("/v1/job/{job_id}/allocations");
-        self.call(
-            reqwest::Method::GET,
-            &path,
-            &blocking(index, wait),
-            None,
-            true,
-        )
-        .await
+        self.read_blocking(&path, index, wait).await
     }
 }
 

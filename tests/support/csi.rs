@@ -63,20 +63,7 @@ impl TestEnv {
     /// Runs csi with no terminal (stdin is /dev/null), a clean environment plus the
     /// given variables, and a time limit so a command waiting for input fails the test.
     pub fn csi_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_csi"));
-        cmd.args(["--config", self.config.to_str().unwrap()])
-            .args(["--state-dir", self.state_dir.to_str().unwrap()])
-            .args(args)
-            .env_clear()
-            .env("PATH", test_path())
-            .env("HOME", &self.home)
-            .env("LANG", "C.UTF-8")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
+        let mut cmd = self.command(args);
         for (k, v) in extra {
             cmd.env(k, v);
         }
@@ -86,6 +73,11 @@ impl TestEnv {
     /// Starts csi in the background (no terminal, clean environment), for tests that
     /// signal it mid-run.
     pub fn spawn_csi(&self, args: &[&str]) -> std::process::Child {
+        self.command(args).spawn().expect("start csi")
+    }
+
+    /// The csi command line with this test's config, state directory and environment.
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_csi"));
         cmd.args(["--config", self.config.to_str().unwrap()])
             .args(["--state-dir", self.state_dir.to_str().unwrap()])
@@ -100,7 +92,19 @@ impl TestEnv {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        cmd.spawn().expect("start csi")
+        cmd
+    }
+
+    /// Another handle on the same configuration, state and environment (for a second
+    /// operator, or a run on a terminal).
+    pub fn same_as(&self) -> TestEnv {
+        let other = TestEnv::new("");
+        std::fs::copy(&self.config, &other.config).unwrap();
+        TestEnv {
+            state_dir: self.state_dir.clone(),
+            env: self.env.clone(),
+            ..other
+        }
     }
 
     /// Every byte csi wrote under the state directory, for leak checks.
@@ -338,4 +342,28 @@ pub fn copy_job_files(into: &Path) -> PathBuf {
         }
     }
     target
+}
+
+/// Reads the child's stderr until a line contains `needle`; returns what was read and
+/// the rest of the stream.
+pub fn stderr_until(
+    child: &mut std::process::Child,
+    needle: &str,
+) -> (
+    String,
+    std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+) {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains(needle) {
+            break;
+        }
+    }
+    assert!(seen.contains(needle), "never saw {needle:?}:\n{seen}");
+    (seen, lines)
 }
