@@ -351,3 +351,36 @@ fn completions_and_man_page_are_generated() {
         &man.stdout[..200.min(man.stdout.len())]
     );
 }
+
+#[test]
+fn a_protected_environment_wants_its_name_typed() {
+    let env = plain_env();
+    plant_stale_lock(&env, "prod");
+    let wrong = support::pty::answer_prompt(
+        &env,
+        &["env", "unlock", "prod"],
+        "type its name",
+        "prd\r",
+        || {},
+    );
+    assert_eq!(wrong.code, 3, "{}", wrong.stdout);
+    assert!(
+        wrong.stdout.contains("is not the environment's name"),
+        "{}",
+        wrong.stdout
+    );
+    assert!(!std::fs::read(env.state_dir.join("prod/lock"))
+        .unwrap()
+        .is_empty());
+    let right = support::pty::answer_prompt(
+        &env,
+        &["env", "unlock", "prod"],
+        "type its name",
+        "prod\r",
+        || {},
+    );
+    assert_eq!(right.code, 0, "{}", right.stdout);
+    assert!(std::fs::read(env.state_dir.join("prod/lock"))
+        .unwrap()
+        .is_empty());
+}

@@ -485,3 +485,37 @@ fn sigterm_during_apply_reaches_terraform_and_is_journaled() {
         again.stderr
     );
 }
+
+#[test]
+fn terraform_itself_drives_the_same_tree_when_installed() {
+    let Some(terraform) = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("terraform"))
+        .find(|p| p.is_file())
+    else {
+        eprintln!("terraform is not installed here: only tofu was exercised");
+        return;
+    };
+    let bed = bed(false, Duration::hours(2), None);
+    let config = std::fs::read_to_string(&bed.env.config).unwrap();
+    let tofu = support::csi::tofu().display().to_string();
+    std::fs::write(
+        &bed.env.config,
+        config.replace(&tofu, &terraform.display().to_string()),
+    )
+    .unwrap();
+    let start = bed.csi(&[
+        "env",
+        "start",
+        "sandbox",
+        "--tag",
+        "t",
+        "--yes",
+        "--no-wait",
+    ]);
+    assert_eq!(start.code, 0, "{}", start.all_output());
+    assert!(start.stderr.contains("terraform"), "{}", start.stderr);
+    assert_eq!(addresses_in(&bed.tf, "core").len(), 13);
+    let stop = bed.csi(&["env", "stop", "sandbox", "--yes"]);
+    assert_eq!(stop.code, 0, "{}", stop.all_output());
+    assert!(addresses_in(&bed.tf, "core").is_empty());
+}
