@@ -319,3 +319,73 @@ fn bad_input_changes_nothing() {
         before
     );
 }
+
+#[test]
+fn live_patches_only_the_running_job_and_says_so() {
+    let bed = bed(&["--deploy-seconds", "1"]);
+    deploy_all(&bed);
+    let before = std::fs::read(bed.jobs.join("monitor.nomad")).unwrap();
+    let run = bed.env.csi(&[
+        "env",
+        "patch-image",
+        "sandbox",
+        "monitor",
+        "git-0123abcd",
+        "--live",
+        "--yes",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert!(run.stderr.contains("next full restart"), "{}", run.stderr);
+    assert!(running_image(&bed.nomad.address, "monitor")
+        .unwrap()
+        .ends_with(":git-0123abcd"));
+    assert_eq!(
+        std::fs::read(bed.jobs.join("monitor.nomad")).unwrap(),
+        before,
+        "the file is untouched"
+    );
+    let drift = bed.env.csi(&["env", "drift", "sandbox"]);
+    assert_eq!(
+        drift.code,
+        7,
+        "a live patch is drift: {}",
+        drift.all_output()
+    );
+    let history = bed
+        .env
+        .csi(&["env", "history", "sandbox", "--steps", "--output", "json"]);
+    assert!(
+        history.stdout.contains("submitted_live"),
+        "{}",
+        history.stdout
+    );
+}
+
+#[test]
+fn no_submit_rewrites_the_file_and_leaves_nomad_alone() {
+    let bed = bed(&["--deploy-seconds", "1"]);
+    deploy_all(&bed);
+    let running = running_image(&bed.nomad.address, "monitor").unwrap();
+    let run = bed.env.csi(&[
+        "env",
+        "patch-image",
+        "sandbox",
+        "monitor",
+        "git-0123abcd",
+        "--no-submit",
+        "--yes",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert!(
+        run.stdout.contains(
+            "+        image   = \"registry.hrsi.example/cosims/cosims/monitor:git-0123abcd\""
+        ),
+        "the diff is shown: {}",
+        run.stdout
+    );
+    assert_eq!(file_tag(&bed.jobs, "monitor.nomad"), "git-0123abcd");
+    assert_eq!(
+        running_image(&bed.nomad.address, "monitor").unwrap(),
+        running
+    );
+}
