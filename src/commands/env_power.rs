@@ -76,6 +76,14 @@ async fn plan_only(
     }
     lifecycle::report_unfinished(settings, &tree, &ctx.printer).await?;
     let plan = lifecycle::checked_plan(&tree, settings, request, &io).await?;
+    if plan.summary.changes.is_empty() {
+        ctx.printer.info(&format!(
+            "`{}` is already {}: nothing to do",
+            settings.env_name,
+            already(request.direction)
+        ));
+        return Ok(());
+    }
     if plan.mismatches.is_empty() {
         ctx.printer.info("plan only: nothing was changed");
         Ok(())
@@ -85,6 +93,13 @@ async fn plan_only(
                 .with_hint("review it; if it is what you expect, state the count with --expect N")
                 .into(),
         )
+    }
+}
+
+fn already(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Stop => "stopped",
+        Direction::Start => "started",
     }
 }
 
@@ -119,7 +134,7 @@ async fn run(ctx: &Context, env: &str, request: PowerRequest) -> anyhow::Result<
             json!({"tag": plan.tag, "totals": plan.summary.totals(), "mismatches": plan.mismatches}),
         )?;
         if plan.summary.changes.is_empty() {
-            let state = if request.direction == Direction::Stop { "stopped" } else { "started" };
+            let state = already(request.direction);
             ctx.printer.info(&format!("`{env}` is already {state}: nothing to do"));
             return Ok(((), format!("nothing to do: already {state}")));
         }
