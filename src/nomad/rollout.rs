@@ -60,7 +60,8 @@ pub async fn plan(
     job_id: &str,
     rendered: &str,
 ) -> Result<PlannedJob, NomadError> {
-    let hcl_v1 = super::jobfile::scan(rendered).is_ok_and(|s| s.mode == super::jobfile::ParseMode::Fallback);
+    let hcl_v1 =
+        super::jobfile::scan(rendered).is_ok_and(|s| s.mode == super::jobfile::ParseMode::Fallback);
     let job = client.parse_job(rendered, hcl_v1).await?;
     let plan = client.plan_job(job_id, &job).await?;
     Ok(PlannedJob {
