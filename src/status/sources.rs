@@ -1,0 +1,229 @@
+//! Each source of the overview, on its own.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::borg::Borg;
+use crate::journal::{Event, Journal};
+use crate::nomad::{jobfile, NomadClient};
+use crate::settings::Settings;
+use crate::terraform::{self, Tree};
+
+const VM_NAMES: &[&str] = &["tf-tutu", "tf-tete", "tf-tata", "tf-titi"];
+
+#[derive(Debug, Serialize)]
+pub struct TerraformSection {
+    pub resources_under_target: usize,
+    /// The four VMs and whether each is in the state.
+    pub vms: Vec<(String, bool)>,
+}
+
+pub async fn terraform(settings: &Settings) -> anyhow::Result<TerraformSection> {
+    let tf = terraform::locate(settings.terraform.binary.as_deref())?;
+    let tree = Tree::new(tf, &settings.terraform);
+    let under_target = tree.target_addresses().await?;
+    let vms = VM_NAMES
+        .iter()
+        .map(|name| {
+            let label = name.replace('-', "_");
+            let present = under_target
+                .iter()
+                .any(|a| a.ends_with(&format!(".{label}")) || a.contains(&format!("\"{name}\"")));
+            (name.to_string(), present)
+        })
+        .collect();
+    Ok(TerraformSection {
+        resources_under_target: under_target.len(),
+        vms,
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServiceHealth {
+    pub service: String,
+    pub status: String,
+    pub running_tag: Option<String>,
+    pub file_tag: Option<String>,
+    pub drift: bool,
+    pub healthy: usize,
+    pub total: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NomadSection {
+    pub leader: String,
+    pub services: Vec<ServiceHealth>,
+}
+
+pub async fn nomad(settings: &Settings) -> anyhow::Result<NomadSection> {
+    let client = NomadClient::new(&settings.nomad, Duration::from_secs(5))?;
+    let leader = client.leader().await?;
+    let rows = settings
+        .services
+        .iter()
+        .map(|service| service_health(&client, service));
+    let services = futures::future::try_join_all(rows).await?;
+    Ok(NomadSection { leader, services })
+}
+
+async fn service_health(
+    client: &NomadClient,
+    service: &crate::settings::Service,
+) -> anyhow::Result<ServiceHealth> {
+    let file_tag = fs_err::read_to_string(&service.job_file)
+        .ok()
+        .and_then(|text| jobfile::find_images(&text).ok())
+        .and_then(|images| images.into_iter().next())
+        .and_then(|image| image.reference.and_then(|r| r.tag));
+    let Some((header, _)) = client.job(&service.job_id).await? else {
+        return Ok(ServiceHealth {
+            service: service.name.clone(),
+            status: "missing".into(),
+            running_tag: None,
+            file_tag,
+            drift: true,
+            healthy: 0,
+            total: 0,
+        });
+    };
+    let running_tag = header
+        .images()
+        .first()
+        .and_then(|(_, _, image)| jobfile::ImageReference::parse(image).tag);
+    let allocations = client
+        .job_allocations(&service.job_id, 0, Duration::from_secs(1))
+        .await?
+        .value;
+    let live: Vec<_> = allocations
+        .iter()
+        .filter(|a| a.desired_status == "run" && a.job_version == header.version)
+        .collect();
+    let healthy = live
+        .iter()
+        .filter(|a| {
+            a.client_status == "running"
+                && a.deployment_status.as_ref().and_then(|d| d.healthy) != Some(false)
+        })
+        .count();
+    let status = if header.stop {
+        "stopped".to_owned()
+    } else {
+        header.status.clone()
+    };
+    Ok(ServiceHealth {
+        service: service.name.clone(),
+        drift: running_tag != file_tag || header.stop,
+        status,
+        running_tag,
+        file_tag,
+        healthy,
+        total: live.len(),
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct JobTypeHealth {
+    pub job_type: String,
+    pub in_error: i64,
+    pub stuck: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DatabaseSection {
+    pub job_types_list: Option<String>,
+    pub job_types: Vec<JobTypeHealth>,
+}
+
+/// Jobs in error, and jobs stuck in a non-terminal status for more than 3 hours.
+pub async fn database(settings: &Settings) -> anyhow::Result<DatabaseSection> {
+    let client = crate::database::connect(&settings.database, Duration::from_secs(5)).await?;
+    let schema = &settings.database.schema;
+    let list_row = client
+        .query_opt(
+            format!("select job_types_list::text from {schema}.system_parameters where id = 1")
+                .as_str(),
+            &[],
+        )
+        .await?;
+    let rows = client
+        .query(
+            format!(
+                "select name, \
+                 count(*) filter (where last_status_id in (13, 14)), \
+                 count(*) filter (where last_status_id between 1 and 10 \
+                                  and last_status_change_date < now() - interval '3 hours') \
+                 from {schema}.parent_jobs group by name order by name"
+            )
+            .as_str(),
+            &[],
+        )
+        .await?;
+    Ok(DatabaseSection {
+        job_types_list: list_row.map(|r| r.get(0)),
+        job_types: rows
+            .iter()
+            .map(|r| JobTypeHealth {
+                job_type: r.get::<_, Option<String>>(0).unwrap_or_default(),
+                in_error: r.get(1),
+                stuck: r.get(2),
+            })
+            .collect(),
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct BackupSection {
+    pub newest: Option<String>,
+    pub age_seconds: Option<i64>,
+}
+
+pub async fn backup(settings: &Settings) -> anyhow::Result<BackupSection> {
+    let borg = Borg::new(&settings.borg)?;
+    let newest = borg.newest(&settings.borg.archive_prefix).await?;
+    Ok(BackupSection {
+        age_seconds: newest
+            .as_ref()
+            .map(|a| (Utc::now() - a.start).num_seconds()),
+        newest: newest.map(|a| a.name),
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct LastOperation {
+    pub operation: String,
+    pub time: DateTime<Utc>,
+    pub outcome: String,
+    pub message: String,
+}
+
+pub fn last_operation(settings: &Settings) -> anyhow::Result<Option<LastOperation>> {
+    let journal = Journal::for_state_dir(&settings.state_dir);
+    let last = journal.last_matching(|e| matches!(e.event, Event::Finished { .. }))?;
+    Ok(last.and_then(|entry| match entry.event {
+        Event::Finished { outcome, message } => Some(LastOperation {
+            operation: entry.operation,
+            time: entry.time,
+            outcome: serde_json::to_value(outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            message,
+        }),
+        _ => None,
+    }))
+}
+
+/// The wave restart in progress, if any: its last journaled step.
+pub fn waves(settings: &Settings) -> anyhow::Result<Option<serde_json::Value>> {
+    let journal = Journal::for_state_dir(&settings.state_dir);
+    let last = journal.last_matching(|e| e.operation == "restart-waves")?;
+    Ok(last.and_then(|entry| match entry.event {
+        Event::Finished { .. } => None,
+        Event::Step { step, detail } => {
+            Some(serde_json::json!({"step": step, "detail": detail, "since": entry.time}))
+        }
+        Event::Started { .. } => Some(serde_json::json!({"step": "started", "since": entry.time})),
+    }))
+}
