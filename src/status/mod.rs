@@ -16,9 +16,10 @@ pub use sources::{
     TerraformSection,
 };
 
-/// One source's answer, or why there is none.
+/// One source's answer, or why there is none: `{"state": "available", "value": ...}`
+/// or `{"state": "unavailable", "value": {"reason": ...}}`.
 #[derive(Debug, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
+#[serde(tag = "state", content = "value", rename_all = "snake_case")]
 pub enum Section<T> {
     Available(T),
     Unavailable { reason: String },
