@@ -519,3 +519,45 @@ fn terraform_itself_drives_the_same_tree_when_installed() {
     assert_eq!(stop.code, 0, "{}", stop.all_output());
     assert!(addresses_in(&bed.tf, "core").is_empty());
 }
+
+#[test]
+fn after_a_long_downtime_start_advises_and_offers_the_wave_restart() {
+    let bed = bed(false, Duration::hours(2), None);
+    let journal = bed.env.state_dir.join("sandbox/journal.jsonl");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    let stopped = (Utc::now() - Duration::days(3)).to_rfc3339();
+    std::fs::write(
+        &journal,
+        format!("{{\"time\":\"{stopped}\",\"operation_id\":\"old\",\"operation\":\"stop\",\"event\":\"finished\",\"outcome\":\"ok\",\"message\":\"stopped\"}}\n"),
+    )
+    .unwrap();
+    let run = answer_prompt(
+        &bed.env.same_as(),
+        &[
+            "env",
+            "start",
+            "sandbox",
+            "--tag",
+            "t",
+            "--yes",
+            "--no-wait",
+        ],
+        "Start the wave restart",
+        "n",
+        || {},
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("downtime: 3d"), "{}", run.stdout);
+    assert!(run.stdout.contains("from the journal"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("csi env restart-waves sandbox"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("gfsc_daily_jobs_creation_start_date"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(addresses_in(&bed.tf, "core").len(), 13);
+}

@@ -108,6 +108,46 @@ async fn run(ctx: &Context, env: &str, request: PowerRequest) -> anyhow::Result<
     if ctx.global.dry_run {
         return plan_only(ctx, &settings, &request).await;
     }
+    let downtime = apply_locked(ctx, env, &settings, request).await?;
+    if downtime.is_some_and(|d| d > chrono::TimeDelta::days(1)) {
+        offer_wave_restart(ctx, env).await?;
+    }
+    Ok(())
+}
+
+/// After a long downtime, at a terminal: start the wave restart now, detached (it runs
+/// for days). Never without the operator's own yes.
+async fn offer_wave_restart(ctx: &Context, env: &str) -> anyhow::Result<()> {
+    if !ctx.prompter.is_interactive() {
+        return Ok(());
+    }
+    let question = format!("Start the wave restart of `{env}` now, detached (it runs for days)?");
+    if ctx.prompter.confirm_exception(&question, "").is_err() {
+        ctx.printer
+            .info(&format!("later: `csi env restart-waves {env}`"));
+        return Ok(());
+    }
+    let args = crate::cli::RestartWavesArgs {
+        env: env.to_owned(),
+        downtime: None,
+        gate: crate::cli::GateArg::Sql,
+        skip_gate: false,
+        status: false,
+        abort: false,
+        detach: true,
+        poll: None,
+        detached_child: false,
+    };
+    super::env_restart_waves::run(ctx, args).await
+}
+
+/// The locked part of a stop or start; returns the downtime a start measured.
+async fn apply_locked(
+    ctx: &Context,
+    env: &str,
+    settings: &Settings,
+    request: PowerRequest,
+) -> anyhow::Result<Option<chrono::TimeDelta>> {
     let tree = lifecycle::preflight(&settings)?;
     let params = json!({
         "direction": request.direction,
@@ -117,7 +157,6 @@ async fn run(ctx: &Context, env: &str, request: PowerRequest) -> anyhow::Result<
         "accept_old_backup": request.accept_old_backup,
     });
     let verb = lifecycle::verb(request.direction);
-    let settings = &settings;
     operation::run_locked(settings, verb, params, |op| async move {
         let io = Io {
             printer: &ctx.printer,
@@ -136,7 +175,7 @@ async fn run(ctx: &Context, env: &str, request: PowerRequest) -> anyhow::Result<
         if plan.summary.changes.is_empty() {
             let state = already(request.direction);
             ctx.printer.info(&format!("`{env}` is already {state}: nothing to do"));
-            return Ok(((), format!("nothing to do: already {state}")));
+            return Ok((None, format!("nothing to do: already {state}")));
         }
         lifecycle::accept_differences(&plan, &request, &io)?;
         let question = format!(
@@ -149,15 +188,15 @@ async fn run(ctx: &Context, env: &str, request: PowerRequest) -> anyhow::Result<
         lifecycle::apply(&tree, &plan, &op, &io).await?;
         let present = lifecycle::verify(&tree, request.direction, &plan.summary).await?;
         op.step("verified", json!({"resources_under_target": present}))?;
-        let message = match request.direction {
-            Direction::Stop => format!("stopped: {} resources destroyed", plan.summary.changes.len()),
+        let (message, downtime) = match request.direction {
+            Direction::Stop => (format!("stopped: {} resources destroyed", plan.summary.changes.len()), None),
             Direction::Start => {
-                after_start(ctx, settings, &request, &op).await?;
-                format!("started: {present} resources under {}", tree.target)
+                let downtime = after_start(ctx, settings, &request, &op).await?;
+                (format!("started: {present} resources under {}", tree.target), downtime)
             }
         };
         ctx.printer.info(&message);
-        Ok(((), message))
+        Ok((downtime, message))
     })
     .await
 }
@@ -169,7 +208,7 @@ async fn after_start(
     settings: &Settings,
     request: &PowerRequest,
     op: &crate::journal::Operation,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<chrono::TimeDelta>> {
     if request.no_wait {
         ctx.printer.info("not waiting for Nomad (--no-wait)");
     } else {
@@ -191,13 +230,14 @@ async fn after_start(
                 "downtime",
                 json!({"since": downtime.since, "source": downtime.source, "seconds": length.num_seconds()}),
             )?;
+            return Ok(Some(length));
         }
         Ok(None) => ctx
             .printer
             .info("downtime unknown: no stop in the journal and no job in the database"),
         Err(e) => ctx.printer.warn(&format!("downtime unknown: {e:#}")),
     }
-    Ok(())
+    Ok(None)
 }
 
 fn capitalised(word: &str) -> String {
