@@ -1,0 +1,37 @@
+//! Repairing jobs: selecting them (type, status, ids, tile, a time range on a date
+//! column of the type's table), and walking them through statuses the way the
+//! services do, through `job_status_changes` rows that the database's trigger checks.
+//! Nothing here knows about the command line.
+
+mod query;
+mod rules;
+mod selection;
+mod status;
+mod summary;
+mod writer;
+
+pub use query::{counts, page, JobRow, StatusCount};
+pub use rules::{Disallowed, Transitions};
+pub use selection::{
+    job_types, parse_ids, parse_time, resolve, IdRange, JobType, Resolved, Selection, TimeRange,
+    DEFAULT_DATE_COLUMN,
+};
+pub use status::{describe, path_text, Status, STATUSES};
+pub use summary::{IdRanges, Reason, Summary, Tally};
+pub use writer::{walk, Outcome, WalkOptions};
+
+use crate::database::pg_error::PgContext;
+
+/// How long a write waits for a job locked by a service before that job fails.
+pub const LOCK_TIMEOUT: &str = "10s";
+
+/// Session settings for a jobs connection: times in UTC, and a lock timeout so that a
+/// job held by a service fails alone instead of stalling the walk.
+pub async fn prepare_session(client: &tokio_postgres::Client) -> anyhow::Result<()> {
+    client
+        .batch_execute(&format!(
+            "set time zone 'UTC'; set lock_timeout = '{LOCK_TIMEOUT}'"
+        ))
+        .await
+        .pg_context("preparing the database session")
+}
