@@ -148,7 +148,7 @@ async fn apply_locked(
     settings: &Settings,
     request: PowerRequest,
 ) -> anyhow::Result<Option<chrono::TimeDelta>> {
-    let tree = lifecycle::preflight(&settings)?;
+    let tree = lifecycle::preflight(settings)?;
     let params = json!({
         "direction": request.direction,
         "expect": request.expect,
