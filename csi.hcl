@@ -38,6 +38,23 @@ waves = [
   ["gfsc_job"],
 ]
 
+# The gate between two waves: has each job type caught up with near-real-time
+# production? gate_sql defaults to a query for the cosims schema (README, "System
+# parameters and the wave restart"); set it here (a heredoc) to replace it.
+restart {
+  nrt_max_age       = "3h"  # an NRT job unfinished after this long is backlog
+  recent_production = "6h"  # a type must have published or finished a job this recently
+  poll_interval     = "1m"
+}
+
+# csi env jobs: the pause between two jobs written (the services are live) and what
+# `retry` means. An environment's own jobs block overrides these keys.
+jobs {
+  pause      = "2s"
+  retry_from = ["internal_error", "external_error"]
+  retry_to   = ["error_checked", "ready"]
+}
+
 environment "prod" {
   protected   = true
   description = "The operational system"
@@ -135,5 +152,9 @@ environment "sandbox" {
 
   borg {
     repository = ".sandbox/borg"
+  }
+
+  restart {
+    poll_interval = "5s"
   }
 }

@@ -49,6 +49,29 @@ else
 fi
 run csi env drift sandbox
 
+step "System parameters: typed from the database catalog, old -> new, one transaction, history"
+run csi env params sandbox get max_number_of_worker_instances
+run csi env params sandbox set max_number_of_worker_instances 180 --yes
+run csi env params sandbox history max_number_of_worker_instances
+
+step "A backup now, the way the nightly job makes it (pg_dumpall into borg, refused if incomplete)"
+run csi env backup sandbox --yes
+run csi env backups sandbox
+
+step "Stuck jobs: those in error walked error_checked -> ready through the database's own trigger"
+run csi env jobs sandbox list --status internal_error,external_error --limit 5
+run csi env jobs sandbox retry --dry-run
+run csi env jobs sandbox retry --yes --pause 0s
+
+step "A schema patch: rehearsed on a throwaway cluster, safety backup, applied once, recorded"
+if ! run csi env db-patch sandbox patch/0001_job_status_changes_time_index.sql --yes; then
+  echo "(already applied on this sandbox: the ledger refuses it a second time)" >&2
+fi
+run csi env db-patch sandbox --list
+
+step "The overview"
+run csi env status sandbox
+
 step "Stop it again: the newest backup is shown, the plan checked against 13 deletes"
 run csi env stop sandbox --yes
 

@@ -89,6 +89,20 @@ pub enum EnvCommand {
     Backup(EnvArg),
     /// Restore the database from a backup: all or nothing, verified, services stopped around it
     RestoreDb(RestoreDbArgs),
+    /// Select jobs (type, status, ids, tile, time range) and repair stuck ones through
+    /// authorized status transitions
+    Jobs(JobsArgs),
+    /// Apply a schema patch: rehearsed on a scratch copy, backed up, applied in one
+    /// transaction, recorded in a ledger so that it is applied once
+    DbPatch(DbPatchArgs),
+    /// Show, set and trace the system parameters (cosims.system_parameters), typed by
+    /// the database catalog
+    Params(ParamsArgs),
+    /// Restart after a long downtime: preflight parameters, then job types back in waves,
+    /// each once the previous ones caught up with NRT production; resumable
+    RestartWaves(RestartWavesArgs),
+    /// One screen: terraform, Nomad services, database, waves, backup, lock, last operation
+    Status(StatusArgs),
     /// Clear a lock left behind by an operation that died
     Unlock(EnvArg),
     /// Print the resolved settings and where each came from (secrets redacted)
@@ -234,4 +248,213 @@ pub struct RestoreDbArgs {
     /// How long the restore waits for locks on the schema
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     pub lock_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    pub env: String,
+    #[command(subcommand)]
+    pub action: JobsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsAction {
+    /// Counts per status and a page of the selected jobs
+    List(Box<JobsListArgs>),
+    /// Walk the selected jobs through statuses, e.g. `--to error_checked,ready`
+    SetStatus(Box<SetStatusArgs>),
+    /// The usual repair: jobs in jobs.retry_from (internal_error, external_error) walked
+    /// through jobs.retry_to (error_checked, ready)
+    Retry(Box<RetryArgs>),
+}
+
+/// Which jobs: every option narrows the selection.
+#[derive(Debug, Args, Clone)]
+pub struct JobSelectionArgs {
+    /// Job types: fsc_rlie, rlies1, rlies1s2, sws_wds, gfsc, psa_arlie, test, other
+    /// (any `<type>_jobs` table of the schema)
+    #[arg(long = "type", value_delimiter = ',', value_name = "TYPE,...")]
+    pub types: Vec<String>,
+    /// Current statuses, by name or id
+    #[arg(long, value_delimiter = ',', value_name = "STATUS,...")]
+    pub status: Vec<String>,
+    /// Job ids (parent_jobs.id) and ranges: 42,50-60
+    #[arg(long = "id", value_delimiter = ',', value_name = "ID|FIRST-LAST,...")]
+    pub ids: Vec<String>,
+    /// Tiles (parent_jobs.tile_id)
+    #[arg(long, value_delimiter = ',', value_name = "TILE,...")]
+    pub tile: Vec<String>,
+    /// The date column of the type's table that --since/--before apply to
+    #[arg(long, value_name = "COLUMN", default_value = "measurement_date")]
+    pub date_column: String,
+    /// Jobs whose date is at or after this: 2026-11-20, 2026-11-20T10:00:00 (UTC) or RFC 3339
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Jobs whose date is strictly before this
+    #[arg(long, value_name = "TIME")]
+    pub before: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct JobsListArgs {
+    #[command(flatten)]
+    pub selection: JobSelectionArgs,
+    /// Jobs shown (the counts cover the whole selection)
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub limit: i64,
+    /// Jobs skipped before the page (by id order)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub offset: i64,
+}
+
+/// How a walk is written.
+#[derive(Debug, Args, Clone)]
+pub struct WalkFlags {
+    /// Refuse the whole command when any selected job's walk is not authorized
+    /// (default: such jobs are listed and skipped)
+    #[arg(long)]
+    pub strict: bool,
+    /// Pause between two jobs written (default: jobs.pause, 2s)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub pause: Option<std::time::Duration>,
+    /// At most N jobs of the selection, in id order
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct SetStatusArgs {
+    #[command(flatten)]
+    pub selection: JobSelectionArgs,
+    /// The statuses to walk each job through, in order
+    #[arg(
+        long,
+        required = true,
+        value_delimiter = ',',
+        value_name = "STATUS,..."
+    )]
+    pub to: Vec<String>,
+    #[command(flatten)]
+    pub walk: WalkFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    #[command(flatten)]
+    pub selection: JobSelectionArgs,
+    /// The statuses to walk each job through (default: jobs.retry_to)
+    #[arg(long, value_delimiter = ',', value_name = "STATUS,...")]
+    pub to: Vec<String>,
+    #[command(flatten)]
+    pub walk: WalkFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct DbPatchArgs {
+    pub env: String,
+    /// The patch, a file of SQL statements
+    #[arg(
+        required_unless_present = "list",
+        conflicts_with = "list",
+        value_name = "FILE.sql"
+    )]
+    pub file: Option<PathBuf>,
+    /// Show the patches applied to the environment (the ledger)
+    #[arg(long)]
+    pub list: bool,
+    /// Apply without rehearsing on a scratch copy first (refused on a protected environment)
+    #[arg(long)]
+    pub skip_rehearsal: bool,
+    /// Run the statements one by one instead of in one transaction: needed for
+    /// CREATE INDEX CONCURRENTLY, VACUUM and the like; a failure leaves the earlier
+    /// statements applied
+    #[arg(long)]
+    pub no_transaction: bool,
+    /// Do not back up the database to borg first (refused on a protected environment)
+    #[arg(long)]
+    pub no_safety_backup: bool,
+    /// How long a statement of the patch waits for a lock before the patch fails
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub lock_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ParamsArgs {
+    pub env: String,
+    #[command(subcommand)]
+    pub action: ParamsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ParamsAction {
+    /// Every parameter: name, type, value
+    List,
+    /// One parameter's value (nothing printed for null)
+    Get {
+        /// The parameter (a column of system_parameters)
+        name: String,
+    },
+    /// Set parameters in one transaction: `set NAME VALUE [NAME VALUE]...`; `null`
+    /// clears a nullable one
+    Set {
+        #[arg(required = true, num_args = 2.., allow_negative_numbers = true, value_name = "NAME VALUE")]
+        pairs: Vec<String>,
+    },
+    /// The changes recorded in system_parameters_history: which, from what to what, when
+    History {
+        /// Only this parameter (its first recorded value included)
+        name: Option<String>,
+        /// Only the last N changes
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RestartWavesArgs {
+    pub env: String,
+    /// The downtime, instead of the journal's or the database's (e.g. 5d, 36h)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub downtime: Option<std::time::Duration>,
+    /// How a wave's gate is decided: the gate SQL, or the operator
+    #[arg(long, value_enum, default_value_t = GateArg::Sql)]
+    pub gate: GateArg,
+    /// Skip the gate the restart waits for (or the next one), once; journaled
+    #[arg(long)]
+    pub skip_gate: bool,
+    /// Where the restart stands: current wave, gate values, since when
+    #[arg(long, conflicts_with_all = ["abort", "skip_gate", "detach", "downtime"])]
+    pub status: bool,
+    /// Stop the restart; the parameters stay as they are
+    #[arg(long, conflicts_with_all = ["skip_gate", "detach", "downtime"])]
+    pub abort: bool,
+    /// Keep running after the terminal closes, output to a log file in the state directory
+    #[arg(long)]
+    pub detach: bool,
+    /// How often the gate is checked (default: restart.poll_interval)
+    #[arg(long, hide = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub poll: Option<std::time::Duration>,
+    /// Set on the process `--detach` starts
+    #[arg(long, hide = true)]
+    pub detached_child: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GateArg {
+    Sql,
+    Manual,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    pub env: String,
+    /// Refresh until interrupted
+    #[arg(long)]
+    pub watch: bool,
+    /// How often --watch refreshes
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub every: std::time::Duration,
+    /// How long each source may take before it is shown as unavailable
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
 }

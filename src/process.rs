@@ -20,7 +20,7 @@ use crate::secret::{redact, Secret};
 
 mod piped;
 
-pub use piped::{Finished, Killer, Running};
+pub use piped::{enlarge_pipe, Finished, Killer, Running};
 
 const STDERR_TAIL_LINES: usize = 20;
 

@@ -19,6 +19,11 @@ impl Prompter {
         }
     }
 
+    /// Whether a question can be asked (stdin and stderr are terminals).
+    pub fn is_interactive(&self) -> bool {
+        self.interactive
+    }
+
     /// Confirms a change. A protected environment wants its name typed; elsewhere yes/no.
     /// `--yes` answers for the operator.
     pub fn confirm(&self, question: &str, env: &str, protected: bool) -> Result<(), CsiError> {

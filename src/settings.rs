@@ -32,6 +32,11 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub borg: BorgSettings,
     pub waves: Vec<Vec<String>>,
+    pub restart: RestartSettings,
+    pub jobs: JobsSettings,
+    /// Where `db-patch` rehearses: a PostgreSQL URL (its password registered as a
+    /// secret, so never printed); None: a throwaway local cluster.
+    pub scratch_database: Option<String>,
     /// Where each overridable value came from (`file`, `default`, `env NAME`).
     pub origins: BTreeMap<&'static str, String>,
 }
@@ -103,6 +108,32 @@ pub struct BorgSettings {
     pub passcommand: Option<String>,
 }
 
+/// `csi env restart-waves`: the gate and how often it is evaluated.
+#[derive(Debug, Serialize)]
+pub struct RestartSettings {
+    /// Gate SQL; `{schema}` stands for the quoted schema (see crate::waves::gate).
+    pub gate_sql: String,
+    #[serde(with = "humantime_serde_compat")]
+    pub nrt_max_age: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub recent_production: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub poll_interval: Duration,
+}
+
+/// `csi env jobs`: the pause between jobs and what `retry` means.
+#[derive(Debug, Serialize)]
+pub struct JobsSettings {
+    #[serde(with = "humantime_serde_compat")]
+    pub pause: Duration,
+    pub retry_from: Vec<crate::jobs::Status>,
+    pub retry_to: Vec<crate::jobs::Status>,
+}
+
+const DEFAULT_JOBS_PAUSE: Duration = Duration::from_secs(2);
+const DEFAULT_RETRY_FROM: &[&str] = &["internal_error", "external_error"];
+const DEFAULT_RETRY_TO: &[&str] = &["error_checked", "ready"];
+
 /// Values given on the command line that override everything else.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -128,6 +159,9 @@ pub fn resolve(
         database: database(env, base, &mut origins)?,
         borg: borg(env, base, &mut origins)?,
         waves: waves(config, env),
+        restart: restart(config, env, &mut origins)?,
+        jobs: jobs(config, env)?,
+        scratch_database: scratch_database(env)?,
         origins,
     };
     Ok(settings)
@@ -399,6 +433,105 @@ fn waves(config: &LoadedConfig, env: &EnvironmentFile) -> Vec<Vec<String>> {
                 .map(|wave| wave.iter().map(|t| t.to_string()).collect())
                 .collect()
         })
+}
+
+/// The environment's `restart` keys, else the top-level ones, else the defaults.
+fn restart(
+    config: &LoadedConfig,
+    env: &EnvironmentFile,
+    origins: &mut BTreeMap<&'static str, String>,
+) -> Result<RestartSettings, CsiError> {
+    let own = env.restart.clone().unwrap_or_default();
+    let top = config.file.restart.clone().unwrap_or_default();
+    let gate_sql = match own.gate_sql.or(top.gate_sql) {
+        Some(sql) => {
+            origins.insert("restart.gate_sql", "file".into());
+            sql
+        }
+        None => {
+            origins.insert("restart.gate_sql", "default".into());
+            crate::waves::DEFAULT_GATE_SQL.to_owned()
+        }
+    };
+    let duration = |key: &str, given: Option<String>, default: Duration| match given {
+        Some(text) => humantime::parse_duration(&text).map_err(|e| {
+            usage(format!("restart.{key} `{text}` is not a duration: {e}"))
+                .with_hint("write it like 3h, 90m or 30s")
+        }),
+        None => Ok(default),
+    };
+    Ok(RestartSettings {
+        gate_sql,
+        nrt_max_age: duration(
+            "nrt_max_age",
+            own.nrt_max_age.or(top.nrt_max_age),
+            DEFAULT_NRT_MAX_AGE,
+        )?,
+        recent_production: duration(
+            "recent_production",
+            own.recent_production.or(top.recent_production),
+            DEFAULT_RECENT_PRODUCTION,
+        )?,
+        poll_interval: duration(
+            "poll_interval",
+            own.poll_interval.or(top.poll_interval),
+            DEFAULT_POLL_INTERVAL,
+        )?,
+    })
+}
+
+const DEFAULT_NRT_MAX_AGE: Duration = Duration::from_secs(3 * 3600);
+const DEFAULT_RECENT_PRODUCTION: Duration = Duration::from_secs(6 * 3600);
+const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The environment's `jobs` keys, else the top-level ones, else the defaults.
+fn jobs(config: &LoadedConfig, env: &EnvironmentFile) -> Result<JobsSettings, CsiError> {
+    let env_jobs = env.jobs.clone().unwrap_or_default();
+    let top = config.file.jobs.clone().unwrap_or_default();
+    let pause = match env_jobs.pause.or(top.pause) {
+        Some(text) => humantime::parse_duration(&text).map_err(|e| {
+            usage(format!("jobs.pause `{text}` is not a duration: {e}"))
+                .with_hint("write it like 2s or 500ms")
+        })?,
+        None => DEFAULT_JOBS_PAUSE,
+    };
+    let statuses = |key: &str, given: Option<Vec<String>>, default: &[&str]| {
+        let list = given.unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect());
+        crate::jobs::Status::parse_list(&list).map_err(|e| {
+            usage(format!("jobs.{key}: {}", e.message)).with_hint(e.hint.unwrap_or_default())
+        })
+    };
+    Ok(JobsSettings {
+        pause,
+        retry_from: statuses(
+            "retry_from",
+            env_jobs.retry_from.or(top.retry_from),
+            DEFAULT_RETRY_FROM,
+        )?,
+        retry_to: statuses(
+            "retry_to",
+            env_jobs.retry_to.or(top.retry_to),
+            DEFAULT_RETRY_TO,
+        )?,
+    })
+}
+
+/// `database.scratch_database`: checked to be a URL; its password is registered as a
+/// secret so that no output shows it.
+fn scratch_database(env: &EnvironmentFile) -> Result<Option<String>, CsiError> {
+    let Some(url) = &env.database.scratch_database else {
+        return Ok(None);
+    };
+    let parsed = <tokio_postgres::Config as std::str::FromStr>::from_str(url).map_err(|e| {
+        usage(format!(
+            "database.scratch_database is not a PostgreSQL URL: {e}"
+        ))
+        .with_hint("e.g. postgresql://user@scratch-host:5432/postgres")
+    })?;
+    if let Some(password) = parsed.get_password() {
+        crate::secret::register(&String::from_utf8_lossy(password));
+    }
+    Ok(Some(url.clone()))
 }
 
 /// Reads a secret from a file named in the configuration (first line, trimmed).

@@ -30,9 +30,17 @@ fn a_restore_brings_back_the_archive_exactly_and_its_safety_archive_undoes_it() 
 
     let run = bed.restore("latest", &[]);
     assert_eq!(run.code, 0, "{}", run.all_output());
-    assert_eq!(bed.snapshot(), archived, "the restore differs from the archive");
+    assert_eq!(
+        bed.snapshot(),
+        archived,
+        "the restore differs from the archive"
+    );
     assert!(run.stdout.contains(&nightly), "{}", run.stdout);
-    assert!(run.stderr.contains("restored and verified"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("restored and verified"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("skipped: roles"), "{}", run.stderr);
     assert!(run.stderr.contains("skipped: databases"), "{}", run.stderr);
 
@@ -45,7 +53,10 @@ fn a_restore_brings_back_the_archive_exactly_and_its_safety_archive_undoes_it() 
     assert_eq!(safety.len(), 1, "{:?}", bed.archives());
     let steps = last_steps(&bed);
     for step in ["archive_resolved", "safety_backup", "restored", "verified"] {
-        assert!(steps.iter().any(|s| s == step), "no {step} step in {steps:?}");
+        assert!(
+            steps.iter().any(|s| s == step),
+            "no {step} step in {steps:?}"
+        );
     }
     assert_eq!(last_outcome(&bed)["outcome"], "ok");
 
@@ -53,11 +64,19 @@ fn a_restore_brings_back_the_archive_exactly_and_its_safety_archive_undoes_it() 
     let dry = bed.restore("latest", &["--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.all_output());
     assert!(dry.stdout.contains(&nightly), "{}", dry.stdout);
-    assert!(!dry.stdout.contains("archive    pre-restore-"), "{}", dry.stdout);
+    assert!(
+        !dry.stdout.contains("archive    pre-restore-"),
+        "{}",
+        dry.stdout
+    );
 
     let back = bed.restore(&safety[0], &["--no-safety-backup"]);
     assert_eq!(back.code, 0, "{}", back.all_output());
-    assert_eq!(bed.snapshot(), changed, "the safety archive does not bring back the state before the restore");
+    assert_eq!(
+        bed.snapshot(),
+        changed,
+        "the safety archive does not bring back the state before the restore"
+    );
 }
 
 #[test]
@@ -68,8 +87,17 @@ fn dry_run_shows_the_plan_and_changes_nothing() {
     let before = bed.snapshot();
     let run = bed.csi(&["env", "restore-db", ENV, "--archive", "latest", "--dry-run"]);
     assert_eq!(run.code, 0, "{}", run.all_output());
-    for expected in ["archive    pgdump_2026-11-20T04:00:00", "target     postgres@127.0.0.1", "replaced entirely", "safety     backup of the current database first: pre-restore-"] {
-        assert!(run.stdout.contains(expected), "{expected:?} not in\n{}", run.stdout);
+    for expected in [
+        "archive    pgdump_2026-11-20T04:00:00",
+        "target     postgres@127.0.0.1",
+        "replaced entirely",
+        "safety     backup of the current database first: pre-restore-",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "{expected:?} not in\n{}",
+            run.stdout
+        );
     }
     assert_eq!(bed.snapshot(), before);
     assert_eq!(bed.archives().len(), 1);
@@ -81,7 +109,14 @@ fn without_a_terminal_and_without_yes_nothing_happens() {
     bed.nightly("2026-11-20T04:00:00");
     bed.psql("DELETE FROM cosims.gfsc_jobs");
     let before = bed.snapshot();
-    let run = bed.csi(&["env", "restore-db", ENV, "--archive", "latest", "--keep-services"]);
+    let run = bed.csi(&[
+        "env",
+        "restore-db",
+        ENV,
+        "--archive",
+        "latest",
+        "--keep-services",
+    ]);
     assert_eq!(run.code, 3, "{}", run.all_output());
     assert_eq!(bed.snapshot(), before);
 }
@@ -95,9 +130,27 @@ fn a_restore_into_another_database_leaves_the_environment_alone() {
     let env_before = bed.snapshot();
     bed.pg.create_database("scratch", None);
     let url = bed.pg.url("scratch");
-    let run = bed.csi(&["env", "restore-db", ENV, "--archive", "latest", "--yes", "--to", &url]);
+    let run = bed.csi(&[
+        "env",
+        "restore-db",
+        ENV,
+        "--archive",
+        "latest",
+        "--yes",
+        "--to",
+        &url,
+    ]);
     assert_eq!(run.code, 0, "{}", run.all_output());
     assert_eq!(restore_bed::snapshot(&bed.pg, "scratch"), archived);
-    assert_eq!(bed.snapshot(), env_before, "--to touched the environment's database");
-    assert_eq!(bed.archives().len(), 1, "--to made a safety archive: {:?}", bed.archives());
+    assert_eq!(
+        bed.snapshot(),
+        env_before,
+        "--to touched the environment's database"
+    );
+    assert_eq!(
+        bed.archives().len(),
+        1,
+        "--to made a safety archive: {:?}",
+        bed.archives()
+    );
 }

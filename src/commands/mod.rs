@@ -5,12 +5,17 @@ mod completions;
 mod env_backup;
 mod env_backups;
 mod env_check;
+mod env_db_patch;
 mod env_doctor;
 mod env_drift;
 mod env_history;
+mod env_jobs;
 mod env_list;
+mod env_params;
 mod env_patch_image;
 mod env_power;
+mod env_status;
+mod env_restart_waves;
 mod env_restore_db;
 mod env_unlock;
 mod man;
@@ -70,6 +75,11 @@ pub async fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
             EnvCommand::Backups(args) => env_backups::run(ctx, &args.env).await,
             EnvCommand::Backup(args) => env_backup::run(ctx, &args.env).await,
             EnvCommand::RestoreDb(args) => env_restore_db::run(ctx, args).await,
+            EnvCommand::Jobs(args) => env_jobs::run(ctx, args).await,
+            EnvCommand::DbPatch(args) => env_db_patch::run(ctx, args).await,
+            EnvCommand::Params(args) => env_params::run(ctx, args).await,
+            EnvCommand::RestartWaves(args) => env_restart_waves::run(ctx, args).await,
+            EnvCommand::Status(args) => env_status::run(ctx, args).await,
             EnvCommand::Unlock(args) => env_unlock::run(ctx, &args.env),
             EnvCommand::ShowSettings(args) => show_settings::run(ctx, &args.env),
         },

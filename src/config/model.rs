@@ -14,6 +14,10 @@ pub struct ConfigFile {
     pub service: IndexMap<String, ServiceFile>,
     /// Restart waves shared by every environment that declares none.
     pub waves: Option<Vec<Vec<String>>>,
+    /// The wave restart's gate and polling (`csi env restart-waves`) for every environment.
+    pub restart: Option<RestartFile>,
+    /// Job repair defaults (`csi env jobs`) for every environment.
+    pub jobs: Option<JobsFile>,
     #[serde(default)]
     pub environment: IndexMap<String, EnvironmentFile>,
 }
@@ -33,6 +37,37 @@ pub struct EnvironmentFile {
     #[serde(default)]
     pub service: IndexMap<String, ServiceFile>,
     pub waves: Option<Vec<Vec<String>>>,
+    /// Overrides the top-level `restart` block, key by key.
+    pub restart: Option<RestartFile>,
+    /// Overrides the top-level `jobs` block, key by key.
+    pub jobs: Option<JobsFile>,
+}
+
+/// `jobs { pause = "2s", retry_from = [...], retry_to = [...] }` for `csi env jobs`.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct JobsFile {
+    /// Pause between two jobs written (the services are live); default 2s.
+    pub pause: Option<String>,
+    /// Statuses `retry` selects; default internal_error, external_error.
+    pub retry_from: Option<Vec<String>>,
+    /// Statuses `retry` walks them through; default error_checked, ready.
+    pub retry_to: Option<Vec<String>>,
+}
+
+/// `restart { gate_sql = "...", nrt_max_age = "3h", recent_production = "6h",
+/// poll_interval = "1m" }` for `csi env restart-waves`.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RestartFile {
+    /// The gate "caught up with NRT production", per job type (see the README).
+    pub gate_sql: Option<String>,
+    /// An NRT job still not finished after this long counts as backlog; default 3h.
+    pub nrt_max_age: Option<String>,
+    /// A job type must have produced within this long (and since it was enabled); default 6h.
+    pub recent_production: Option<String>,
+    /// How often the gate is evaluated; default 1m.
+    pub poll_interval: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,6 +141,9 @@ pub struct DatabaseFile {
     pub schema: String,
     /// A file holding the password (never the password itself in this file).
     pub password_file: Option<String>,
+    /// A PostgreSQL server where `db-patch` rehearses (a URL); default: a throwaway
+    /// local cluster started for the rehearsal.
+    pub scratch_database: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,5 +3,7 @@
 mod connect;
 pub mod dump;
 pub mod restore;
+pub mod pg_error;
+pub mod scratch;
 
 pub use connect::{connect, describe, ping, ServerInfo};

@@ -52,7 +52,13 @@ impl Bed {
         let pg = TestPostgres::start();
         pg.create_cosims_db("cosims");
         let borg = TestBorgRepo::create();
-        let mut env = TestEnv::new(&config(pg.port(), borg.path(), "http://127.0.0.1:9", false, ""));
+        let mut env = TestEnv::new(&config(
+            pg.port(),
+            borg.path(),
+            "http://127.0.0.1:9",
+            false,
+            "",
+        ));
         for (key, value) in borg.env() {
             env.set_env(key, value.to_str().unwrap());
         }
@@ -70,7 +76,15 @@ impl Bed {
 
     /// `csi env restore-db sandbox --archive A --yes --keep-services` plus `extra`.
     pub fn restore(&self, archive: &str, extra: &[&str]) -> Run {
-        let mut args = vec!["env", "restore-db", ENV, "--archive", archive, "--yes", "--keep-services"];
+        let mut args = vec![
+            "env",
+            "restore-db",
+            ENV,
+            "--archive",
+            archive,
+            "--yes",
+            "--keep-services",
+        ];
         args.extend_from_slice(extra);
         self.csi(&args)
     }
@@ -157,7 +171,9 @@ pub fn last_outcome(bed: &Bed) -> serde_json::Value {
 
 /// The steps the journal recorded for the last operation.
 pub fn last_steps(bed: &Bed) -> Vec<String> {
-    let history = bed.csi(&["env", "history", ENV, "--output", "json", "--steps", "--limit", "1"]);
+    let history = bed.csi(&[
+        "env", "history", ENV, "--output", "json", "--steps", "--limit", "1",
+    ]);
     let entries: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
     entries
         .as_array()

@@ -1,0 +1,538 @@
+//! `borg extract --stdout | csi | psql`: the archive streamed through the filter into
+//! one transaction that only csi can commit, and only when everything holds: borg
+//! exited 0, every byte of the dump was read, the dump is complete (trailers, COPY
+//! blocks closed), and the checks inside the transaction passed. Anything else
+//! (an error, a truncated or corrupt dump, Ctrl-C, csi killed) ends without COMMIT,
+//! and PostgreSQL rolls the transaction back: the database is left as it was.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use serde::Serialize;
+
+use super::common::{Aborted, Loaded, Stream, TableLoad};
+use super::full::{FullLoad, FullOptions};
+use super::progress::{Display, Progress};
+use super::report::Report;
+use super::selective::{SelectiveLoad, SelectiveOptions};
+use super::sql::VERIFY_TAG;
+use super::target::Target;
+use super::writer::LineMap;
+use crate::borg::{Borg, DUMP_ITEM};
+use crate::database::dump::{scan, Completeness, ScanEnd, Verdict};
+use crate::error::{failed, CsiError, Kind};
+use crate::interrupt;
+use crate::output::Printer;
+use crate::process::{enlarge_pipe, Finished};
+
+pub enum Mode {
+    /// Replace the schema.
+    Full(FullOptions),
+    /// Replace some tables' rows.
+    Selective(SelectiveOptions),
+}
+
+pub struct LoadRequest<'a> {
+    pub borg: &'a Borg,
+    pub archive: &'a str,
+    /// The dump's size as borg lists it: every byte must arrive.
+    pub dump_size: u64,
+    pub target: &'a Target,
+    /// The database of the dump to restore.
+    pub source_db: &'a str,
+    pub mode: Mode,
+    pub printer: &'a Printer,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadOutcome {
+    pub tables: Vec<TableLoad>,
+    pub rows: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub report: Report,
+    /// `--ignore-missing-columns`: the dump's columns left out, per table.
+    pub dropped_columns: Vec<String>,
+}
+
+struct Streamed {
+    end: ScanEnd,
+    loaded: Loaded<File>,
+    dropped_columns: Vec<String>,
+}
+
+/// The stream stopped early: why, and what had been sent (to trace psql's error).
+struct Stopped {
+    error: anyhow::Error,
+    map: LineMap,
+    tables: Vec<TableLoad>,
+}
+
+impl Stopped {
+    fn new(error: anyhow::Error, (map, tables): (LineMap, Vec<TableLoad>)) -> Self {
+        Stopped { error, map, tables }
+    }
+}
+
+const TICK: Duration = Duration::from_millis(200);
+/// Pipe buffers between borg, csi and psql (the kernel's default is 64 KiB).
+const PIPE_BYTES: usize = 1 << 20;
+
+/// Streams the archive into the target; Ok only when the transaction was committed.
+pub async fn load(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
+    let started = Instant::now();
+    let progress = Arc::new(Progress::default());
+    let abort = Arc::new(AtomicBool::new(false));
+
+    let mut borg = request
+        .borg
+        .extract_stdout(request.archive, DUMP_ITEM)
+        .spawn_piped(false, true, |line| tracing::info!("borg: {line}"))?;
+    let mut psql = request
+        .target
+        .psql()
+        .spawn_piped(true, true, |line| tracing::info!("psql: {line}"))?;
+    let input = borg.take_stdout().expect("borg's stdout is piped");
+    let output = psql.take_stdin().expect("psql's stdin is piped");
+    enlarge_pipe(&input, PIPE_BYTES);
+    enlarge_pipe(&output, PIPE_BYTES);
+    let ready_marker = format!(
+        "csi-ready-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    );
+    let (ready_tx, mut ready_rx) = tokio::sync::oneshot::channel();
+    let committed = watch_psql(
+        psql.take_stdout().expect("psql's stdout is piped"),
+        ready_marker.clone(),
+        ready_tx,
+    );
+
+    let mut stream = Stream::new(output, request.source_db, progress.clone(), abort.clone());
+    stream.ready_marker = ready_marker;
+    let worker_progress = progress.clone();
+    let mode = request.mode;
+    let mut worker = tokio::task::spawn_blocking(move || -> Result<Streamed, Stopped> {
+        let bytes = &worker_progress.bytes;
+        match mode {
+            Mode::Full(options) => {
+                let mut handler = FullLoad::new(stream, options);
+                match scan(input, &mut handler, bytes) {
+                    Ok(end) => Ok(Streamed {
+                        loaded: handler.finish(&end),
+                        end,
+                        dropped_columns: Vec::new(),
+                    }),
+                    Err(error) => Err(Stopped::new(error, handler.so_far())),
+                }
+            }
+            Mode::Selective(options) => {
+                let mut handler = SelectiveLoad::new(stream, options);
+                match scan(input, &mut handler, bytes) {
+                    Ok(end) => {
+                        let (loaded, dropped_columns) = handler.finish(&end);
+                        Ok(Streamed {
+                            end,
+                            loaded,
+                            dropped_columns,
+                        })
+                    }
+                    Err(error) => Err(Stopped::new(error, handler.so_far())),
+                }
+            }
+        }
+    });
+
+    // Streaming: until the whole dump went through (or something stopped it).
+    let mut signals = interrupt::subscribe();
+    let mut interrupted = interrupt::received();
+    let (borg_killer, psql_killer) = (borg.killer(), psql.killer());
+    let stop = || {
+        abort.store(true, Ordering::SeqCst);
+        borg_killer.signal(Signal::SIGTERM);
+        psql_killer.signal(Signal::SIGTERM);
+    };
+    if interrupted.is_some() {
+        stop();
+    }
+    let mut display = Display::new(request.printer, request.dump_size, "restore");
+    let mut ticker = tokio::time::interval(TICK);
+    let streamed = loop {
+        tokio::select! {
+            result = &mut worker => break result.unwrap_or_else(|e| Err(Stopped::new(
+                anyhow::anyhow!("the streaming thread failed: {e}"),
+                (LineMap::default(), Vec::new()),
+            ))),
+            Ok(()) = signals.changed(), if interrupted.is_none() => {
+                interrupted = *signals.borrow();
+                request.printer.warn("interrupted: stopping the restore; nothing will be committed");
+                stop();
+            }
+            _ = ticker.tick() => display.tick(&progress),
+        }
+    };
+    display.tick(&progress);
+    display.finish();
+
+    // Deciding: borg's exit, the dump's completeness, the byte count.
+    let stream_failed = streamed.is_err();
+    if stream_failed {
+        borg_killer.signal(Signal::SIGTERM);
+    }
+    let borg_finished = loop {
+        tokio::select! {
+            finished = borg.wait() => break finished?,
+            Ok(()) = signals.changed(), if interrupted.is_none() => {
+                interrupted = *signals.borrow();
+                stop();
+            }
+        }
+    };
+    let mut reasons: Vec<anyhow::Error> = Vec::new();
+    if !borg_finished.success() {
+        reasons.push(borg_error(&borg_finished, request.archive));
+    }
+    let (writer, line_map, tables, report, dropped_columns, bytes) = match streamed {
+        Ok(Streamed {
+            end,
+            loaded,
+            dropped_columns,
+        }) => {
+            reasons.extend(loaded.problems.into_iter().map(anyhow::Error::from));
+            if end.bytes != request.dump_size && borg_finished.success() {
+                reasons.push(
+                    failed(format!(
+                        "read {} bytes of the dump, borg lists {}: the archive is inconsistent",
+                        end.bytes, request.dump_size
+                    ))
+                    .into(),
+                );
+            }
+            let map = loaded.writer.line_map().clone();
+            (
+                Some(loaded.writer),
+                map,
+                loaded.tables,
+                loaded.report,
+                dropped_columns,
+                end.bytes,
+            )
+        }
+        Err(stopped) => {
+            reasons.insert(0, stopped.error);
+            (
+                None,
+                stopped.map,
+                stopped.tables,
+                Report::default(),
+                Vec::new(),
+                0,
+            )
+        }
+    };
+
+    // Committing, or not: only once psql has run everything before COMMIT (the checks
+    // included) and reported it, so that a signal until then still rolls back.
+    let mut commit = interrupted.is_none() && reasons.is_empty();
+    if commit {
+        tokio::select! {
+            ready = &mut ready_rx => {
+                // Without the marker, psql ended early: its own error says why.
+                commit = ready.is_ok();
+            }
+            Ok(()) = signals.changed(), if interrupted.is_none() => {
+                interrupted = *signals.borrow();
+                request.printer.warn("interrupted: nothing will be committed");
+                commit = false;
+            }
+        }
+    }
+    if commit {
+        let mut writer = writer.expect("a complete stream has its writer");
+        let sent = tokio::task::spawn_blocking(move || {
+            writer.generated("COMMIT;\n")?;
+            writer.flush()
+        })
+        .await;
+        if let Ok(Err(e)) = &sent {
+            tracing::info!("writing COMMIT to psql: {e}");
+        }
+    } else {
+        psql_killer.signal(Signal::SIGTERM);
+        drop(writer);
+    }
+    let psql_finished = psql.wait().await?;
+    let committed = tokio::task::spawn_blocking(move || committed.join().unwrap_or(false))
+        .await
+        .unwrap_or(false);
+    let own_failure = !psql_finished.success() && psql_finished.status.code().is_some();
+    if own_failure {
+        return Err(psql_error(&psql_finished, &line_map, &tables, request.archive).into());
+    }
+    if let Some(signal) = interrupted.filter(|_| !commit) {
+        return Err(CsiError::new(
+            Kind::Interrupted,
+            format!("interrupted by {signal}: the restore was stopped before COMMIT; nothing was changed (rolled back)"),
+        )
+        .into());
+    }
+    if let Some(first) = reasons
+        .into_iter()
+        .find(|e| !is_broken_pipe(e) && !e.is::<Aborted>())
+    {
+        return Err(nothing_changed(first));
+    }
+    let status = crate::process::describe_status(psql_finished.status);
+    if !commit {
+        return Err(failed(format!(
+            "psql stopped ({status}) before csi sent COMMIT; nothing was changed (rolled back)"
+        ))
+        .into());
+    }
+    if !committed {
+        return Err(failed(format!(
+            "psql ended ({status}) without confirming the COMMIT: check the database"
+        ))
+        .into());
+    }
+    let rows = tables.iter().map(|t| t.rows).sum();
+    Ok(LoadOutcome {
+        tables,
+        rows,
+        bytes,
+        seconds: started.elapsed().as_secs_f64(),
+        report,
+        dropped_columns,
+    })
+}
+
+/// Reads psql's output until psql exits: says when the marker csi writes after its
+/// checks comes out (everything before COMMIT ran), and returns whether the last thing
+/// psql printed was the tag of csi's COMMIT.
+fn watch_psql(
+    stdout: File,
+    marker: String,
+    ready: tokio::sync::oneshot::Sender<()>,
+) -> std::thread::JoinHandle<bool> {
+    std::thread::spawn(move || {
+        let mut ready = Some(ready);
+        let mut last = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line == marker {
+                if let Some(ready) = ready.take() {
+                    let _ = ready.send(());
+                }
+            }
+            if !line.is_empty() {
+                last = line;
+            }
+        }
+        last == "COMMIT"
+    })
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Adds "nothing was changed" to a reason for not committing, keeping its kind.
+fn nothing_changed(reason: anyhow::Error) -> anyhow::Error {
+    let kind = crate::error::kind_of(&reason);
+    let hint = crate::error::hint_of(&reason).map(str::to_owned);
+    let message = if reason.to_string().contains("nothing was changed") {
+        reason.to_string()
+    } else {
+        format!("{reason}; nothing was changed (rolled back)")
+    };
+    let mut error = CsiError::new(kind, message);
+    if let Some(hint) = hint {
+        error = error.with_hint(hint);
+    }
+    error.into()
+}
+
+fn borg_error(finished: &Finished, archive: &str) -> anyhow::Error {
+    let detail = finished
+        .check()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    failed(format!("borg could not read archive {archive}: {detail}")).into()
+}
+
+/// psql's own failure, traced back to the dump's line; a failed check inside the
+/// transaction is a verification failure.
+fn psql_error(finished: &Finished, map: &LineMap, tables: &[TableLoad], archive: &str) -> CsiError {
+    let tail = &finished.stderr_tail;
+    let mut error_line = None;
+    let mut context = None;
+    for line in tail.lines() {
+        if error_line.is_none() {
+            if let Some((out_line, text)) = parse_psql_error(line) {
+                error_line = Some((out_line, text));
+                continue;
+            }
+        }
+        if let Some(rest) = line.trim_start().strip_prefix("CONTEXT:") {
+            context.get_or_insert_with(|| rest.trim().to_owned());
+        }
+    }
+    let Some((out_line, text)) = error_line else {
+        let first = tail
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message");
+        return failed(format!(
+            "psql failed ({}): {first}; nothing was changed",
+            crate::process::describe_status(finished.status)
+        ))
+        .with_hint("check the database connection: `csi env check`");
+    };
+    if let Some(problems) = text.split_once(VERIFY_TAG).map(|(_, p)| p.trim()) {
+        return CsiError::new(
+            Kind::Verification,
+            format!("verification failed, nothing was changed (rolled back): {problems}"),
+        );
+    }
+    let copy_row = context.as_deref().and_then(copy_row);
+    let place = match map.dump_line(out_line) {
+        Some(line) => {
+            let line = match copy_row {
+                Some(row) => tables
+                    .iter()
+                    .filter(|t| t.header_line <= line)
+                    .max_by_key(|t| t.header_line)
+                    .map_or(line, |t| t.header_line + row),
+                None => line,
+            };
+            format!("line {line} of {DUMP_ITEM} in {archive}")
+        }
+        None => format!("csi's own SQL (line {out_line} of what psql read)"),
+    };
+    let context = context.map(|c| format!(" ({c})")).unwrap_or_default();
+    let mut error = failed(format!(
+        "the restore failed at {place}: {text}{context}; nothing was changed (rolled back)"
+    ));
+    if text.contains("lock timeout") {
+        error = error.with_hint(
+            "other sessions hold locks on the schema: stop the services (do not pass --keep-services) or end those sessions",
+        );
+    } else if text.contains("role \"") && text.contains("does not exist") {
+        error =
+            error.with_hint("the dump's globals create that role: re-run with --include-globals");
+    }
+    error
+}
+
+/// `psql:<stdin>:123: ERROR:  message` -> (123, `ERROR: message`).
+fn parse_psql_error(line: &str) -> Option<(u64, String)> {
+    let rest = line.strip_prefix("psql:<stdin>:")?;
+    let (number, text) = rest.split_once(':')?;
+    let number = number.parse().ok()?;
+    let text = text.trim();
+    if !(text.starts_with("ERROR:") || text.starts_with("FATAL:") || text.starts_with("error:")) {
+        return None;
+    }
+    let (level, message) = text.split_once(':')?;
+    Some((number, format!("{level}: {}", message.trim())))
+}
+
+/// `COPY t, line 5, column x: "..."` -> 5.
+fn copy_row(context: &str) -> Option<u64> {
+    let rest = context.strip_prefix("COPY ")?;
+    let at = rest.find(", line ")?;
+    rest[at + 7..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Reads the whole archive and checks the dump's completeness (trailers, COPY blocks,
+/// byte count); nothing is written anywhere.
+pub async fn check_archive(
+    borg: &Borg,
+    archive: &str,
+    dump_size: u64,
+    printer: &Printer,
+) -> anyhow::Result<Verdict> {
+    let progress = Arc::new(Progress::default());
+    let mut child = borg
+        .extract_stdout(archive, DUMP_ITEM)
+        .spawn_piped(false, true, |line| tracing::info!("borg: {line}"))?;
+    let input = child.take_stdout().expect("borg's stdout is piped");
+    let worker_progress = progress.clone();
+    let mut worker = tokio::task::spawn_blocking(move || -> anyhow::Result<Verdict> {
+        let mut check = Completeness::default();
+        let end = scan(input, &mut check, &worker_progress.bytes)?;
+        Ok(check.verdict(&end))
+    });
+    let mut signals = interrupt::subscribe();
+    let mut interrupted = interrupt::received();
+    if interrupted.is_some() {
+        child.killer().signal(Signal::SIGTERM);
+    }
+    let mut display = Display::new(printer, dump_size, "check");
+    let mut ticker = tokio::time::interval(TICK);
+    let verdict = loop {
+        tokio::select! {
+            result = &mut worker => break result.unwrap_or_else(|e| Err(anyhow::anyhow!("the checking thread failed: {e}"))),
+            Ok(()) = signals.changed(), if interrupted.is_none() => {
+                interrupted = *signals.borrow();
+                child.killer().signal(Signal::SIGTERM);
+            }
+            _ = ticker.tick() => display.tick(&progress),
+        }
+    };
+    display.finish();
+    let finished = child.wait().await?;
+    if let Some(signal) = interrupted {
+        return Err(CsiError::new(
+            Kind::Interrupted,
+            format!("interrupted by {signal} while checking archive {archive}"),
+        )
+        .into());
+    }
+    let mut verdict = verdict?;
+    if !finished.success() {
+        verdict
+            .problems
+            .insert(0, borg_error(&finished, archive).to_string());
+    } else if verdict.bytes != dump_size {
+        verdict.problems.push(format!(
+            "read {} bytes, borg lists {dump_size}",
+            verdict.bytes
+        ));
+    }
+    Ok(verdict)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn psql_errors_and_copy_rows_are_read() {
+        assert_eq!(
+            parse_psql_error("psql:<stdin>:1234: ERROR:  relation \"x\" does not exist"),
+            Some((1234, "ERROR: relation \"x\" does not exist".into()))
+        );
+        assert_eq!(parse_psql_error("psql:<stdin>:3: NOTICE:  hello"), None);
+        assert_eq!(
+            copy_row("COPY parent_jobs, line 5, column id: \"x\""),
+            Some(5)
+        );
+        assert_eq!(copy_row("COPY parent_jobs, line 17"), Some(17));
+    }
+}

@@ -1,0 +1,22 @@
+//! Restoring the database from a pg_dumpall archive, all or nothing: the archive is
+//! streamed (never stored) through a filter into one transaction that csi commits only
+//! when the dump is complete and the checks inside the transaction pass.
+
+mod backup;
+mod common;
+mod full;
+mod load;
+mod progress;
+mod report;
+mod selective;
+mod sql;
+mod target;
+mod writer;
+
+pub use backup::{dump_size, make_backup, Backup};
+pub use common::TableLoad;
+pub use full::FullOptions;
+pub use load::{check_archive, load, LoadOutcome, LoadRequest, Mode};
+pub use report::Report;
+pub use selective::{Emptying, SelectedTable, SelectiveOptions};
+pub use target::{inspect, selected_tables, Target, TargetState, TargetTable};
