@@ -2,8 +2,8 @@
 
 mod connect;
 pub mod dump;
-pub mod restore;
 pub mod pg_error;
+pub mod restore;
 pub mod scratch;
 
 pub use connect::{connect, describe, ping, ServerInfo};
