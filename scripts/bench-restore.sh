@@ -166,12 +166,13 @@ run_csi() { # $1: archive
     echo "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }') $hwm ${load:-?}"
 }
 
-# The runbook: drop the schema by hand, pipe the whole dump into psql.
+# The runbook: drop the schema by hand, pipe the whole dump into psql (both timed: csi
+# drops the schema too, inside its transaction).
 run_pipe() { # $1: archive
     local start end
-    psql -X -q -d cosims -c "SET client_min_messages = warning" -c "DROP SCHEMA cosims CASCADE"
     settle
     start=$(now)
+    psql -X -q -d cosims -c "SET client_min_messages = warning" -c "DROP SCHEMA cosims CASCADE"
     borg extract --stdout "$repo::$1" database-all.sql | psql -X -q -d postgres >/dev/null 2>"$work/pipe.err" || true
     end=$(now)
     awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }'

@@ -58,18 +58,17 @@ pub async fn run(ctx: &Context, args: RestoreDbArgs) -> anyhow::Result<()> {
         (None, None) => return Err(usage("no database name for this environment").into()),
     };
     let borg = Borg::new(&settings.borg)?;
-    let archive = borg
-        .resolve(
-            &ArchiveSpec::parse(&args.archive),
-            &settings.borg.archive_prefix,
-        )
-        .await?;
-    // The archive's content and the target's state, at the same time.
-    let (size, inspected) = tokio::join!(
-        dump_size(&borg, &archive.name),
+    // The archive and the target's state, at the same time.
+    let spec = ArchiveSpec::parse(&args.archive);
+    let (archive, inspected) = tokio::join!(
+        async {
+            let archive = borg.resolve(&spec, &settings.borg.archive_prefix).await?;
+            let size = dump_size(&borg, &archive.name).await?;
+            anyhow::Ok((archive, size))
+        },
         inspect_target(&target, &args.tables)
     );
-    let size = size?;
+    let (archive, size) = archive?;
     let (state, selection) = inspected?;
     if size == 0 {
         return Err(precondition(format!("the dump in archive {} is empty", archive.name)).into());
@@ -214,9 +213,29 @@ impl Execution<'_> {
             }
         }
         let result = self.restore(op, mode).await;
-        if let Some(client) = self.nomad.filter(|_| !stopped.is_empty()) {
+        // Fresh statistics for the restored tables while the services come back.
+        let analyze = async {
+            let Ok(outcome) = &result else { return };
+            let restored: Vec<_> = outcome.tables.iter().map(|t| t.name.clone()).collect();
+            match self.target.analyze(&restored).await {
+                Ok(()) => {
+                    let _ = op.step("analyzed", json!({ "tables": restored.len() }));
+                }
+                Err(e) => printer.warn(&format!(
+                    "the restore is committed, but ANALYZE failed ({e:#}): autovacuum will gather the statistics"
+                )),
+            }
+        };
+        let restarting = async {
+            match self.nomad.filter(|_| !stopped.is_empty()) {
+                Some(client) => Some(restart(client, &stopped).await),
+                None => None,
+            }
+        };
+        let ((), restarted) = tokio::join!(analyze, restarting);
+        if let Some(restarted) = restarted {
             let names: Vec<&str> = stopped.iter().map(|s| s.name.as_str()).collect();
-            match restart(client, &stopped).await {
+            match restarted {
                 Ok(()) => {
                     op.step("services_restarted", json!({ "services": names }))?;
                     printer.info(&format!("restarted: {}", names.join(", ")));
@@ -294,13 +313,6 @@ impl Execution<'_> {
             "verified",
             json!({"row_counts": outcome.tables, "sequences": "at or past the columns they feed"}),
         )?;
-        let restored: Vec<_> = outcome.tables.iter().map(|t| t.name.clone()).collect();
-        match self.target.analyze(&restored).await {
-            Ok(()) => op.step("analyzed", json!({ "tables": restored.len() }))?,
-            Err(e) => printer.warn(&format!(
-                "the restore is committed, but ANALYZE failed ({e:#}): autovacuum will gather the statistics"
-            )),
-        }
         for line in outcome.report.lines() {
             printer.info(&line);
         }

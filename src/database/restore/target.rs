@@ -146,8 +146,21 @@ impl Target {
         crate::database::connect(&self.database_settings(), CONNECT_TIMEOUT).await
     }
 
-    /// Fresh planner statistics for restored tables (a restore leaves none).
+    /// Fresh planner statistics for restored tables (a restore leaves none), on two
+    /// connections at once.
     pub async fn analyze(&self, tables: &[QualifiedName]) -> anyhow::Result<()> {
+        let (first, second) = tables.split_at(tables.len().div_ceil(2));
+        let (a, b) = tokio::join!(
+            self.analyze_one_by_one(first),
+            self.analyze_one_by_one(second)
+        );
+        a.and(b)
+    }
+
+    async fn analyze_one_by_one(&self, tables: &[QualifiedName]) -> anyhow::Result<()> {
+        if tables.is_empty() {
+            return Ok(());
+        }
         let client = self.connect().await?;
         for table in tables {
             client
