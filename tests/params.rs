@@ -13,30 +13,7 @@ struct Bed {
 }
 
 fn config(port: u16, protected: bool) -> String {
-    format!(
-        r#"
-environment "sandbox" {{
-  protected = {protected}
-  terraform {{
-    dir                    = "/nonexistent"
-    configuration_var_file = "c.tfvars"
-    secrets_var_file       = "s.tfvars"
-  }}
-  nomad {{
-    address = "http://127.0.0.1:9"
-  }}
-  database {{
-    host = "127.0.0.1"
-    port = {port}
-    user = "postgres"
-    name = "cosims"
-  }}
-  borg {{
-    repository = "/nonexistent"
-  }}
-}}
-"#
-    )
+    support::csi::database_config(port, protected, "")
 }
 
 fn bed(protected: bool) -> Bed {

@@ -23,33 +23,7 @@ struct Bed {
 }
 
 fn config(port: u16, protected: bool) -> String {
-    format!(
-        r#"
-restart {{
-  poll_interval = "150ms"
-}}
-environment "sandbox" {{
-  protected = {protected}
-  terraform {{
-    dir                    = "/nonexistent"
-    configuration_var_file = "c.tfvars"
-    secrets_var_file       = "s.tfvars"
-  }}
-  nomad {{
-    address = "http://127.0.0.1:9"
-  }}
-  database {{
-    host = "127.0.0.1"
-    port = {port}
-    user = "postgres"
-    name = "cosims"
-  }}
-  borg {{
-    repository = "/nonexistent"
-  }}
-}}
-"#
-    )
+    support::csi::database_config(port, protected, "restart {\n  poll_interval = \"150ms\"\n}")
 }
 
 /// A cosims database with no job at all: the test creates the production it needs.

@@ -367,3 +367,32 @@ pub fn stderr_until(
     assert!(seen.contains(needle), "never saw {needle:?}:\n{seen}");
     (seen, lines)
 }
+
+/// An environment whose only real part is the database at `port` (for commands that
+/// touch nothing else); `preamble` is top-level configuration put before it.
+pub fn database_config(port: u16, protected: bool, preamble: &str) -> String {
+    format!(
+        r#"{preamble}
+environment "sandbox" {{
+  protected = {protected}
+  terraform {{
+    dir                    = "/nonexistent"
+    configuration_var_file = "c.tfvars"
+    secrets_var_file       = "s.tfvars"
+  }}
+  nomad {{
+    address = "http://127.0.0.1:9"
+  }}
+  database {{
+    host = "127.0.0.1"
+    port = {port}
+    user = "postgres"
+    name = "cosims"
+  }}
+  borg {{
+    repository = "/nonexistent"
+  }}
+}}
+"#
+    )
+}
