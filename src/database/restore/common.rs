@@ -10,12 +10,13 @@ use serde::Serialize;
 
 use super::progress::Progress;
 use super::report::Report;
-use super::writer::SqlWriter;
+use super::sql;
+use super::writer::{LineMap, SqlWriter};
 use crate::database::dump::{
-    created_database, ending_problems, leading_keywords, structure_problems, Place, QualifiedName,
-    ScanEnd, Sections,
+    created_database, ending_problems, leading_keywords, structure_problems, Marker, Meta, Place,
+    QualifiedName, ScanEnd, Sections,
 };
-use crate::error::{CsiError, Kind};
+use crate::error::{failed, CsiError, Kind};
 
 /// A table whose rows were sent to PostgreSQL.
 #[derive(Debug, Clone, Serialize)]
@@ -149,6 +150,65 @@ impl<W: Write> Stream<W> {
             crate::database::dump::quote_literal(&self.ready_marker)
         );
         self.out.generated(&sql)
+    }
+
+    /// What was sent so far (when the stream stops early).
+    pub fn so_far(&self) -> (LineMap, Vec<TableLoad>) {
+        (self.out.line_map().clone(), self.tables.clone())
+    }
+
+    /// Whether this dump comment ends the source database's section while loading:
+    /// the moment to write the checks and close.
+    pub fn closes_section(&mut self, line: &[u8]) -> bool {
+        matches!(self.sections.comment(line), Marker::DatabaseComplete(db)
+            if db == self.source_db && self.started && !self.finished)
+    }
+
+    /// Follows a psql meta-command; true when it opens the source database's section,
+    /// the moment to open csi's transaction.
+    pub fn opens_section(&mut self, line: &[u8], at: u64) -> anyhow::Result<bool> {
+        match self.sections.meta(line) {
+            Meta::Connect(db) if db == self.source_db && !self.started => Ok(true),
+            Meta::Other(command) if self.loading() => Err(failed(format!(
+                "line {at} of the dump: unexpected psql meta-command `{command}`; nothing was applied"
+            ))
+            .into()),
+            _ => Ok(false),
+        }
+    }
+
+    /// The row-count and sequence checks of every loaded table, over `scope`.
+    pub fn verification(&self, scope: &str) -> String {
+        let displays: Vec<String> = self.tables.iter().map(|t| t.name.to_string()).collect();
+        let expected: Vec<sql::Expected> = self
+            .tables
+            .iter()
+            .zip(&displays)
+            .map(|(t, display)| sql::Expected {
+                table_sql: &t.sql,
+                display,
+                rows: t.rows,
+            })
+            .collect();
+        sql::verification(&expected, scope)
+    }
+
+    /// Writes the closing SQL (the checks), then the ready marker: the section is done.
+    pub fn close_with(&mut self, closing_sql: &str) -> anyhow::Result<()> {
+        self.out.generated(closing_sql)?;
+        self.write_ready_marker()?;
+        self.out.flush()?;
+        self.finished = true;
+        Ok(())
+    }
+
+    /// The end of a COPY block.
+    pub fn end_copy(&mut self, at: u64) -> anyhow::Result<()> {
+        if let Some(Copying::Load { .. }) = self.copying.take() {
+            self.out.dump_lines(b"\\.\n", 1, at)?;
+            self.progress.table_done();
+        }
+        Ok(())
     }
 
     /// The verdict at the end of the input.

@@ -28,9 +28,7 @@ use super::common::TableLoad;
 use super::common::{is_role_statement, is_transaction_control, Copying, Loaded, Stream};
 use super::sql;
 use super::writer::LineMap;
-use crate::database::dump::{
-    leading_keywords, CopyHeader, Handler, Marker, Meta, Place, ScanEnd, TocEntry,
-};
+use crate::database::dump::{leading_keywords, CopyHeader, Handler, Place, ScanEnd, TocEntry};
 use crate::error::{failed, precondition};
 
 pub struct FullOptions {
@@ -72,10 +70,7 @@ impl<W: Write> FullLoad<W> {
 
     /// What was sent so far (when the stream stops early).
     pub fn so_far(&self) -> (LineMap, Vec<TableLoad>) {
-        (
-            self.stream.out.line_map().clone(),
-            self.stream.tables.clone(),
-        )
+        self.stream.so_far()
     }
 
     fn open_transaction(&mut self) -> anyhow::Result<()> {
@@ -97,29 +92,10 @@ impl<W: Write> FullLoad<W> {
             .with_hint("`csi env backups` lists the archives; check which one you meant")
             .into());
         }
-        let displays: Vec<String> = self
+        let checks = self
             .stream
-            .tables
-            .iter()
-            .map(|t| t.name.to_string())
-            .collect();
-        let expected: Vec<sql::Expected> = self
-            .stream
-            .tables
-            .iter()
-            .zip(&displays)
-            .map(|(t, display)| sql::Expected {
-                table_sql: &t.sql,
-                display,
-                rows: t.rows,
-            })
-            .collect();
-        let checks = sql::verification(&expected, &sql::schema_scope(&self.options.schema));
-        self.stream.out.generated(&checks)?;
-        self.stream.write_ready_marker()?;
-        self.stream.out.flush()?;
-        self.stream.finished = true;
-        Ok(())
+            .verification(&sql::schema_scope(&self.options.schema));
+        self.stream.close_with(&checks)
     }
 
     fn decide(&self, toc: Option<&TocEntry>, text: &[u8]) -> Decision {
@@ -165,25 +141,17 @@ impl<W: Write> FullLoad<W> {
 
 impl<W: Write> Handler for FullLoad<W> {
     fn comment(&mut self, line: &[u8], _at: u64) -> anyhow::Result<()> {
-        if let Marker::DatabaseComplete(db) = self.stream.sections.comment(line) {
-            if db == self.stream.source_db && self.stream.started && !self.stream.finished {
-                self.close()?;
-            }
+        if self.stream.closes_section(line) {
+            self.close()?;
         }
         Ok(())
     }
 
     fn meta(&mut self, line: &[u8], at: u64) -> anyhow::Result<()> {
-        match self.stream.sections.meta(line) {
-            Meta::Connect(db) if db == self.stream.source_db && !self.stream.started => {
-                self.open_transaction()
-            }
-            Meta::Other(command) if self.stream.loading() => Err(failed(format!(
-                "line {at} of the dump: unexpected psql meta-command `{command}`; nothing was applied"
-            ))
-            .into()),
-            _ => Ok(()),
+        if self.stream.opens_section(line, at)? {
+            self.open_transaction()?;
         }
+        Ok(())
     }
 
     fn statement(&mut self, text: &[u8], at: u64) -> anyhow::Result<()> {
@@ -285,11 +253,7 @@ impl<W: Write> Handler for FullLoad<W> {
     }
 
     fn copy_end(&mut self, at: u64) -> anyhow::Result<()> {
-        if let Some(Copying::Load { .. }) = self.stream.copying.take() {
-            self.stream.out.dump_lines(b"\\.\n", 1, at)?;
-            self.stream.progress.table_done();
-        }
-        Ok(())
+        self.stream.end_copy(at)
     }
 }
 

@@ -13,8 +13,8 @@ use super::common::{is_transaction_control, Copying, Loaded, Stream};
 use super::sql;
 use super::writer::LineMap;
 use crate::database::dump::{
-    leading_keywords, parse_sequence_owner, parse_setval, CopyHeader, Handler, Marker, Meta,
-    QualifiedName, ScanEnd,
+    leading_keywords, parse_sequence_owner, parse_setval, CopyHeader, Handler, QualifiedName,
+    ScanEnd,
 };
 use crate::error::{failed, precondition};
 
@@ -75,10 +75,7 @@ impl<W: Write> SelectiveLoad<W> {
 
     /// What was sent so far (when the stream stops early).
     pub fn so_far(&self) -> (LineMap, Vec<TableLoad>) {
-        (
-            self.stream.out.line_map().clone(),
-            self.stream.tables.clone(),
-        )
+        self.stream.so_far()
     }
 
     fn open_transaction(&mut self) -> anyhow::Result<()> {
@@ -126,29 +123,8 @@ impl<W: Write> SelectiveLoad<W> {
         }
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         text.push_str(&sql::foreign_key_check(&refs));
-        let displays: Vec<String> = self
-            .stream
-            .tables
-            .iter()
-            .map(|t| t.name.to_string())
-            .collect();
-        let expected: Vec<sql::Expected> = self
-            .stream
-            .tables
-            .iter()
-            .zip(&displays)
-            .map(|(t, display)| sql::Expected {
-                table_sql: &t.sql,
-                display,
-                rows: t.rows,
-            })
-            .collect();
-        text.push_str(&sql::verification(&expected, &sql::tables_scope(&refs)));
-        self.stream.out.generated(&text)?;
-        self.stream.write_ready_marker()?;
-        self.stream.out.flush()?;
-        self.stream.finished = true;
-        Ok(())
+        text.push_str(&self.stream.verification(&sql::tables_scope(&refs)));
+        self.stream.close_with(&text)
     }
 
     /// The dump's columns kept for this table; None when all of them are.
@@ -194,25 +170,17 @@ impl<W: Write> SelectiveLoad<W> {
 
 impl<W: Write> Handler for SelectiveLoad<W> {
     fn comment(&mut self, line: &[u8], _at: u64) -> anyhow::Result<()> {
-        if let Marker::DatabaseComplete(db) = self.stream.sections.comment(line) {
-            if db == self.stream.source_db && self.stream.started && !self.stream.finished {
-                self.close()?;
-            }
+        if self.stream.closes_section(line) {
+            self.close()?;
         }
         Ok(())
     }
 
     fn meta(&mut self, line: &[u8], at: u64) -> anyhow::Result<()> {
-        match self.stream.sections.meta(line) {
-            Meta::Connect(db) if db == self.stream.source_db && !self.stream.started => {
-                self.open_transaction()
-            }
-            Meta::Other(command) if self.stream.loading() => Err(failed(format!(
-                "line {at} of the dump: unexpected psql meta-command `{command}`; nothing was applied"
-            ))
-            .into()),
-            _ => Ok(()),
+        if self.stream.opens_section(line, at)? {
+            self.open_transaction()?;
         }
+        Ok(())
     }
 
     fn statement(&mut self, text: &[u8], at: u64) -> anyhow::Result<()> {
@@ -343,11 +311,7 @@ impl<W: Write> Handler for SelectiveLoad<W> {
     }
 
     fn copy_end(&mut self, at: u64) -> anyhow::Result<()> {
-        if let Some(Copying::Load { .. }) = self.stream.copying.take() {
-            self.stream.out.dump_lines(b"\\.\n", 1, at)?;
-            self.stream.progress.table_done();
-        }
-        Ok(())
+        self.stream.end_copy(at)
     }
 }
 
