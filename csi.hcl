@@ -87,6 +87,23 @@ environment "prod" {
     archive_prefix = "pgdump_"
     max_backup_age = "26h"
   }
+
+  # csi env deploy-dashboard. PLACEHOLDERS: the reference names no web host; put the
+  # dashboard's floating IP (kept in module.cold) or name, and the deploy account.
+  # Host keys are checked strictly against known_hosts_file: add the web host's key
+  # there once, after checking its fingerprint.
+  dashboard {
+    host             = "dashboard.prod.hrsi.example"
+    user             = "deploy"
+    port             = 22
+    identity_file    = "~/.ssh/hrsi_dashboard_prod"
+    known_hosts_file = "~/.ssh/known_hosts_hrsi"
+    temp_dir         = "/var/www/temp"
+    live_dir         = "/var/www/html"
+    keep             = 3              # versions kept besides html.prev
+    index            = "index.html"
+    verify_url       = "https://dashboard.prod.hrsi.example/index.html"
+  }
 }
 
 environment "test" {
@@ -114,6 +131,15 @@ environment "test" {
   borg {
     repository = "ssh://borg@tf-tutu.test.hrsi.example/var/backups/borg/cosims"
   }
+
+  # PLACEHOLDERS, as for prod.
+  dashboard {
+    host             = "dashboard.test.hrsi.example"
+    user             = "deploy"
+    identity_file    = "~/.ssh/hrsi_dashboard_test"
+    known_hosts_file = "~/.ssh/known_hosts_hrsi"
+    verify_url       = "https://dashboard.test.hrsi.example/index.html"
+  }
 }
 
 # Runs entirely on this machine: `scripts/sandbox.sh up` starts it.
@@ -140,7 +166,8 @@ environment "sandbox" {
       CSI_SECRETS_ENV_FILE_CONTENT = ".sandbox/secrets.env"
       CSI_REGISTRY_TOKEN           = ".sandbox/registry-token"
     }
-    deploy_timeout = "1m"
+    # The double deploys in seconds; a service left pending (doctor) is given up sooner.
+    deploy_timeout = "20s"
   }
 
   database {

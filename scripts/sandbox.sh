@@ -6,6 +6,17 @@
 #   scripts/sandbox.sh status   show what runs
 #   scripts/sandbox.sh reset    down, then delete all sandbox state
 #
+# Rehearsal aids (the sandbox only; csi itself has no such switches):
+#
+#   scripts/sandbox.sh nomad-reset [MHZ]  a new, empty Nomad (the double restarted without
+#                                         its jobs, as a start gives), on a node of MHZ
+#                                         (default 8000); kept for later `up`s
+#   scripts/sandbox.sh age-stop DAYS      make the journal's last successful stop look DAYS
+#                                         days old (a long downtime, without waiting for it)
+#   scripts/sandbox.sh produce            near-real-time production for the job types in
+#                                         job_types_list: their open NRT jobs finish, one new
+#                                         job each is published (what the wave gates wait for)
+#
 # Everything runs on this machine; all state lives under <repo>/.sandbox/
 # (git-ignored), plus the terraform state of terraform/sandbox.
 #
@@ -18,7 +29,8 @@
 #               ("stopped" system); tofu from $CSI_TOFU, tools/bin/tofu, tofu or terraform
 #   Nomad       the nomad-double ($CSI_NOMAD_DOUBLE or target/debug/nomad-double), if built,
 #               on 127.0.0.1:${CSI_SANDBOX_NOMAD_PORT:-54646}; arguments
-#               "--bind 127.0.0.1:PORT" unless $CSI_NOMAD_DOUBLE_ARGS is set
+#               "--bind 127.0.0.1:PORT" unless $CSI_NOMAD_DOUBLE_ARGS is set;
+#               $CSI_SANDBOX_DEPLOY_SECONDS: the double's deployment time (its default 2)
 #
 # `up` also writes .sandbox/env, to be sourced, with PG*, BORG_* and NOMAD_ADDR.
 
@@ -48,6 +60,12 @@ NOMAD_PORT="${CSI_SANDBOX_NOMAD_PORT:-54646}"
 NOMAD_BIN="${CSI_NOMAD_DOUBLE:-$ROOT/target/debug/nomad-double}"
 NOMAD_PID_FILE="$SANDBOX/nomad-double.pid"
 NOMAD_LOG="$SANDBOX/nomad-double.log"
+NOMAD_STATE="$SANDBOX/nomad-state.json"
+# The node's CPU (MHz), as the last nomad-reset chose it. The double places a new
+# allocation before stopping the old one, so rolling all six services at once needs
+# about twice what they use (3500 MHz).
+NOMAD_CPU_FILE="$SANDBOX/nomad-cpu-capacity"
+NOMAD_DEFAULT_CPU=8000
 
 # Nothing from the caller's environment may redirect our clients elsewhere.
 unset PGHOST PGHOSTADDR PGPORT PGUSER PGDATABASE PGPASSWORD PGPASSFILE PGSERVICE PGOPTIONS PSQLRC
@@ -63,7 +81,7 @@ die() {
 }
 
 usage() {
-    printf 'usage: %s up|down|status|reset\n' "$(basename -- "$0")" >&2
+    printf 'usage: %s up|down|status|reset|nomad-reset [MHZ]|age-stop DAYS|produce\n' "$(basename -- "$0")" >&2
     exit 2
 }
 
@@ -286,7 +304,14 @@ nomad_up() {
     if [[ -n "${CSI_NOMAD_DOUBLE_ARGS:-}" ]]; then
         read -r -a args <<<"$CSI_NOMAD_DOUBLE_ARGS"
     else
-        args=(--bind "$NOMAD_HOST:$NOMAD_PORT" --state-file "$SANDBOX/nomad-state.json" --cpu-capacity 8000 --fail-image-pattern baadf00d)
+        local cpu="$NOMAD_DEFAULT_CPU"
+        if [[ -f "$NOMAD_CPU_FILE" ]]; then
+            cpu="$(head -n 1 "$NOMAD_CPU_FILE")"
+        fi
+        args=(--bind "$NOMAD_HOST:$NOMAD_PORT" --state-file "$NOMAD_STATE" --cpu-capacity "$cpu" --fail-image-pattern baadf00d)
+        if [[ -n "${CSI_SANDBOX_DEPLOY_SECONDS:-}" ]]; then
+            args+=(--deploy-seconds "$CSI_SANDBOX_DEPLOY_SECONDS")
+        fi
     fi
     mkdir -p "$SANDBOX"
     printf '\n--- %s starting: %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$NOMAD_BIN" "${args[*]}" >>"$NOMAD_LOG"
@@ -428,15 +453,115 @@ cmd_reset() {
     tf_reset
 }
 
+# ------------------------------------------------------- rehearsal aids
+
+# A start gives a new Nomad server, with none of the services: the double restarted
+# without its state, on a node of the given CPU.
+cmd_nomad_reset() {
+    local cpu="${1:-$NOMAD_DEFAULT_CPU}"
+    [[ "$cpu" =~ ^[1-9][0-9]*$ ]] || die "nomad-reset: the node's CPU is a number of MHz, got '$cpu'"
+    [[ -x "$NOMAD_BIN" ]] || die "nomad-reset: ${NOMAD_BIN#"$ROOT"/} not built (cargo build -p nomad-double)"
+    nomad_down
+    mkdir -p "$SANDBOX"
+    rm -f -- "$NOMAD_STATE"
+    printf '%s\n' "$cpu" >"$NOMAD_CPU_FILE"
+    nomad_up
+    say "nomad: a new, empty server on a node of $cpu MHz (csi env doctor sandbox --fix submits the services)"
+}
+
+# The sandbox environment's csi state directory, as csi.hcl sets it.
+csi_state_dir() {
+    printf '%s/sandbox\n' "${CSI_STATE_DIR:-$SANDBOX/state}"
+}
+
+# Seconds since the epoch of a journal line's "time".
+entry_epoch() {
+    local time="${1#\{\"time\":\"}"
+    date -u -d "${time%%\"*}" +%s
+}
+
+# The journal line with its "time" moved back by $2 seconds (fraction kept).
+entry_moved_back() {
+    local line="$1" back="$2" time fraction moved
+    time="${line#\{\"time\":\"}"
+    time="${time%%\"*}"
+    fraction=""
+    if [[ "$time" == *.* ]]; then
+        fraction=".${time#*.}"
+        fraction="${fraction%Z}"
+    fi
+    moved="$(date -u -d "@$(($(entry_epoch "$line") - back))" +%Y-%m-%dT%H:%M:%S)"
+    printf '{"time":"%s%sZ"%s\n' "$moved" "$fraction" "${line#\{\"time\":\"$time\"}"
+}
+
+# Makes the journal's last successful stop look DAYS days old: every entry of that
+# operation is moved back by the same amount. csi reads the downtime from there first.
+cmd_age_stop() {
+    local days="${1:-}"
+    [[ "$days" =~ ^[1-9][0-9]*$ ]] || die "age-stop: give the downtime in whole days, e.g. '$0 age-stop 3'"
+    local state journal
+    state="$(csi_state_dir)"
+    journal="$state/journal.jsonl"
+    [[ -f "$journal" ]] || die "age-stop: no journal at $journal; stop the sandbox with 'csi env stop sandbox' first"
+    exec 9<>"$state/lock"
+    flock -n 9 || die "age-stop: a csi operation holds the sandbox's lock ($state/lock); try again when it is done"
+    local last
+    last="$(grep -E '"operation":"(stop|start)","event":"finished","outcome":"ok"' "$journal" | tail -n 1 || true)"
+    [[ -n "$last" ]] || die "age-stop: the journal has no successful stop; run 'csi env stop sandbox' first"
+    [[ "$last" == *'"operation":"stop"'* ]] \
+        || die "age-stop: the sandbox was started after its last stop; run 'csi env stop sandbox' first"
+    local id back
+    id="$(sed -E 's/.*"operation_id":"([^"]+)".*/\1/' <<<"$last")"
+    back=$(($(entry_epoch "$last") - ($(date -u +%s) - days * 86400)))
+    if ((back <= 0)); then
+        say "age-stop: the last stop ($id) is already at least $days days old"
+        return
+    fi
+    local tmp line
+    tmp="$(mktemp "$journal.XXXXXX")"
+    while IFS= read -r line || [[ -n "$line" ]]; do
+        if [[ "$line" == *"\"operation_id\":\"$id\""* ]]; then
+            line="$(entry_moved_back "$line" "$back")"
+        fi
+        printf '%s\n' "$line"
+    done <"$journal" >"$tmp"
+    chmod --reference="$journal" "$tmp"
+    mv -f -- "$tmp" "$journal"
+    say "age-stop: the last stop ($id) now ended $(date -u -d "@$(entry_epoch "$(grep -F "\"operation_id\":\"$id\"" "$journal" | tail -n 1)")" '+%Y-%m-%d %H:%M UTC') ($days days ago)"
+}
+
+# Near-real-time production for the job types in job_types_list.
+cmd_produce() {
+    pg_running || die "produce: postgres is not running (run: $0 up)"
+    local output line
+    output="$(sb_psql -d "$DB_NAME" -At -f "$SQL_DIR/demo-production.sql")" \
+        || die "produce: $SQL_DIR/demo-production.sql failed"
+    while IFS= read -r line; do
+        if [[ -n "$line" ]]; then
+            say "produced: $line"
+        fi
+    done <<<"$output"
+}
+
 main() {
-    [[ $# -eq 1 ]] || usage
-    case "$1" in
+    [[ $# -ge 1 ]] || usage
+    local command="$1"
+    shift
+    case "$command" in
+        up | down | status | reset) [[ $# -eq 0 ]] || usage ;;
+        nomad-reset) [[ $# -le 1 ]] || usage ;;
+        age-stop) [[ $# -eq 1 ]] || usage ;;
+        produce) [[ $# -eq 0 ]] || usage ;;
+        *) usage ;;
+    esac
+    case "$command" in
         up) cmd_up ;;
         down) cmd_down ;;
         status) cmd_status ;;
         reset) cmd_reset ;;
-        -h | --help | help) usage ;;
-        *) usage ;;
+        nomad-reset) cmd_nomad_reset "$@" ;;
+        age-stop) cmd_age_stop "$@" ;;
+        produce) cmd_produce ;;
     esac
 }
 

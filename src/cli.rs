@@ -101,10 +101,18 @@ pub enum EnvCommand {
     /// Restart after a long downtime: preflight parameters, then job types back in waves,
     /// each once the previous ones caught up with NRT production; resumable
     RestartWaves(RestartWavesArgs),
+    /// Upgrade in one command: safety backup, schema migrations rehearsed and applied,
+    /// then every service rolled out to the tag (rolled back together on failure); resumable
+    Upgrade(UpgradeArgs),
     /// One screen: terraform, Nomad services, database, waves, backup, lock, last operation
     Status(StatusArgs),
     /// Clear a lock left behind by an operation that died
     Unlock(EnvArg),
+    /// Deploy the dashboard to its web host over ssh: unpack beside the live folder,
+    /// swap, keep the previous versions, verify; --rollback swaps the previous one back
+    DeployDashboard(DeployDashboardArgs),
+    /// List the processing images per job type, or set one (a system parameter)
+    ProcessingImage(ProcessingImageArgs),
     /// Print the resolved settings and where each came from (secrets redacted)
     #[command(hide = true)]
     ShowSettings(EnvArg),
@@ -379,6 +387,30 @@ pub struct DbPatchArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    pub env: String,
+    /// The image tag every service is rolled out to
+    #[arg(long, required_unless_present = "abandon")]
+    pub tag: Option<String>,
+    /// A migration (SQL file) the running version tolerates, applied before the
+    /// rollout; repeat for several, applied in the order given
+    #[arg(long = "migrate", value_name = "FILE.sql")]
+    pub migrations: Vec<PathBuf>,
+    /// Go ahead although the job files and Nomad differ
+    #[arg(long)]
+    pub allow_drift: bool,
+    /// Give up the unfinished upgrade (nothing is undone), so that another can begin
+    #[arg(long, conflicts_with_all = ["tag", "migrations", "allow_drift"])]
+    pub abandon: bool,
+    /// How long each service's rollout may take (default: nomad.deploy_timeout, 5m)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// How long a migration's statement waits for a lock before the migration fails
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub lock_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
 pub struct ParamsArgs {
     pub env: String,
     #[command(subcommand)]
@@ -457,4 +489,31 @@ pub struct StatusArgs {
     /// How long each source may take before it is shown as unavailable
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = humantime::parse_duration)]
     pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployDashboardArgs {
+    pub env: String,
+    /// The built dashboard: a directory (e.g. dist/) or a tarball (.tar, .tar.gz, .tgz, ...)
+    #[arg(
+        required_unless_present = "rollback",
+        conflicts_with = "rollback",
+        value_name = "DIST"
+    )]
+    pub source: Option<PathBuf>,
+    /// Swap the previous version (<live>.prev) back in; the current one becomes <live>.prev
+    #[arg(long)]
+    pub rollback: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProcessingImageArgs {
+    pub env: String,
+    /// The job type: a `docker_image_for_<type>_processing` parameter of the schema
+    /// (si, gfsc, sws_wds, rliepart2, test_job); without it, every image is listed
+    #[arg(requires = "image", value_name = "JOB_TYPE")]
+    pub job_type: Option<String>,
+    /// The new image: registry/path/name:tag or registry/path/name@sha256:<64 hex>
+    #[arg(value_name = "IMAGE")]
+    pub image: Option<String>,
 }

@@ -3,65 +3,9 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use csi_ops::nomad::NomadClient;
-use csi_ops::settings::NomadSettings;
-use support::csi::{copy_job_files, nomad_config, stderr_until, TestEnv};
-use support::nomad::NomadDouble;
-use support::pty::answer_prompt;
-
-struct Bed {
-    env: TestEnv,
-    jobs: PathBuf,
-    nomad: NomadDouble,
-}
-
-fn bed(double_args: &[&str]) -> Bed {
-    let nomad = NomadDouble::start(double_args);
-    let env = TestEnv::new("");
-    let jobs = copy_job_files(env.path());
-    std::fs::write(&env.config, nomad_config(&nomad.address, &jobs, false)).unwrap();
-    Bed { env, jobs, nomad }
-}
-
-fn client(address: &str, token: Option<&str>) -> NomadClient {
-    let settings = NomadSettings {
-        address: Some(address.to_owned()),
-        token: token.map(csi_ops::secret::Secret::new),
-        namespace: None,
-        region: None,
-        ca_cert: None,
-        template_values: Default::default(),
-        template_files: Default::default(),
-        tag_pattern: csi_ops::nomad::jobfile::DEFAULT_TAG_PATTERN.into(),
-        deploy_timeout: Duration::from_secs(20),
-        cpu_step: 500,
-        cpu_floor: 500,
-    };
-    NomadClient::new(&settings, Duration::from_secs(30)).unwrap()
-}
-
-fn running_image(address: &str, job: &str) -> Option<String> {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let (header, _) = client(address, None).job(job).await.unwrap()?;
-        header.images().first().map(|(_, _, image)| image.clone())
-    })
-}
-
-fn file_tag(jobs: &Path, file: &str) -> String {
-    let text = std::fs::read_to_string(jobs.join(file)).unwrap();
-    let images = csi_ops::nomad::jobfile::find_images(&text).unwrap();
-    images[0].reference.as_ref().unwrap().tag.clone().unwrap()
-}
-
-/// Every service submitted from its file, healthy.
-fn deploy_all(bed: &Bed) {
-    let run = bed.env.csi(&["env", "doctor", "sandbox", "--fix", "--yes"]);
-    assert_eq!(run.code, 0, "{}", run.all_output());
-}
+use support::patch_bed::{bed, deploy_all, file_tag, running_image};
 
 #[test]
 fn six_services_roll_out_concurrently() {
@@ -98,99 +42,6 @@ fn six_services_roll_out_concurrently() {
     assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
     let drift = bed.env.csi(&["env", "drift", "sandbox"]);
     assert_eq!(drift.code, 0, "{}", drift.all_output());
-}
-
-#[test]
-fn a_broken_image_is_reverted_in_nomad_and_in_the_file() {
-    let bed = bed(&["--fail-image-pattern", "baadf00d", "--deploy-seconds", "1"]);
-    deploy_all(&bed);
-    let before = std::fs::read(bed.jobs.join("monitor.nomad")).unwrap();
-    let old_image = running_image(&bed.nomad.address, "monitor").unwrap();
-    let run = bed.env.csi(&[
-        "env",
-        "patch-image",
-        "sandbox",
-        "monitor",
-        "git-baadf00d",
-        "--yes",
-    ]);
-    assert_eq!(run.code, 6, "{}", run.all_output());
-    assert!(
-        run.all_output().contains("reverted to version 0"),
-        "{}",
-        run.all_output()
-    );
-    assert_eq!(
-        running_image(&bed.nomad.address, "monitor").unwrap(),
-        old_image
-    );
-    assert_eq!(
-        std::fs::read(bed.jobs.join("monitor.nomad")).unwrap(),
-        before,
-        "file restored byte for byte"
-    );
-    let history = bed
-        .env
-        .csi(&["env", "history", "sandbox", "--steps", "--output", "json"]);
-    assert!(
-        history.stdout.contains("\"outcome\": \"reverted\""),
-        "{}",
-        history.stdout
-    );
-    assert!(
-        history.stdout.contains("\"outcome\": \"rolled_back\""),
-        "{}",
-        history.stdout
-    );
-}
-
-#[test]
-fn a_concurrent_change_between_plan_and_register_is_never_overwritten() {
-    let bed = bed(&["--deploy-seconds", "1"]);
-    deploy_all(&bed);
-    let address = bed.nomad.address.clone();
-    let run = answer_prompt(
-        &bed.env,
-        &["env", "patch-image", "sandbox", "monitor", "git-0123abcd"],
-        "Roll out",
-        "y",
-        move || {
-            // Another operator edits the job in the UI meanwhile.
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            rt.block_on(async {
-                let client = client(&address, None);
-                let (header, mut job) = client.job("monitor").await.unwrap().unwrap();
-                job["Meta"] = serde_json::json!({"edited": "in-the-ui"});
-                client
-                    .register_enforced("monitor", &job, header.job_modify_index, None)
-                    .await
-                    .unwrap();
-            });
-        },
-    );
-    assert_eq!(run.code, 4, "{}", run.stdout);
-    assert!(
-        run.stdout.contains("changed by someone else"),
-        "{}",
-        run.stdout
-    );
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (_, job) = rt
-        .block_on(client(&bed.nomad.address, None).job("monitor"))
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        job["Meta"]["edited"], "in-the-ui",
-        "the other change is kept"
-    );
-    assert!(!running_image(&bed.nomad.address, "monitor")
-        .unwrap()
-        .ends_with("git-0123abcd"));
-    assert_ne!(
-        file_tag(&bed.jobs, "monitor.nomad"),
-        "git-0123abcd",
-        "file restored"
-    );
 }
 
 #[test]
@@ -240,29 +91,6 @@ fn a_missing_token_is_explained() {
     );
     assert_eq!(with_token.code, 7, "{}", with_token.all_output());
     assert!(!with_token.all_output().contains("double-secret-token-1234"));
-}
-
-#[test]
-fn losing_nomad_mid_watch_is_a_clear_error_and_the_journal_says_what_was_submitted() {
-    let mut bed = bed(&["--deploy-seconds", "30"]);
-    let mut child = bed.env.spawn_csi(&[
-        "env",
-        "patch-image",
-        "sandbox",
-        "monitor",
-        "git-0123abcd",
-        "--yes",
-    ]);
-    let (seen, lines) = stderr_until(&mut child, "placed");
-    bed.nomad.stop();
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let status = child.wait().unwrap();
-    let all = format!("{seen}{}", rest.join("\n"));
-    assert_eq!(status.code(), Some(1), "{all}");
-    assert!(all.contains("cannot reach Nomad"), "{all}");
-    let journal = std::fs::read_to_string(bed.env.state_dir.join("sandbox/journal.jsonl")).unwrap();
-    assert!(journal.contains("\"step\":\"submitted\""), "{journal}");
-    assert!(journal.contains("\"service\":\"monitor\""), "{journal}");
 }
 
 #[test]

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::faults::Rule;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
@@ -18,6 +20,8 @@ pub struct Config {
     /// Time from a deployment's creation to its success.
     pub deploy_time: Duration,
     pub state_file: Option<PathBuf>,
+    /// Injected faults (`--fail-requests`), see `faults`.
+    pub fail_requests: Vec<Rule>,
 }
 
 impl Default for Config {
@@ -30,6 +34,7 @@ impl Default for Config {
             latency: Duration::ZERO,
             deploy_time: Duration::from_secs(2),
             state_file: None,
+            fail_requests: Vec::new(),
         }
     }
 }

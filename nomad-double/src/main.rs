@@ -1,6 +1,7 @@
 //! `nomad-double`: a standalone test double of the Nomad HTTP API.
 
 use clap::Parser;
+use nomad_double::faults::Rule;
 use nomad_double::{server, store, App, Config};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -35,6 +36,14 @@ struct Cli {
     /// Persist the state as JSON here after each change, and load it at start.
     #[arg(long)]
     state_file: Option<PathBuf>,
+    /// Inject a fault, METHOD:PATH:ANSWER[:COUNT] (repeatable): requests matching METHOD
+    /// (or *) and PATH (exact, or a prefix ending with *) get ANSWER: an error status
+    /// (500, 503...), `hang` (never carried out nor answered) or `lose` (carried out,
+    /// never answered), COUNT times (default: always). At run time: POST rules (one per
+    /// line) to /_double/faults, GET it to list them, DELETE it to clear them; GET
+    /// /_double/requests lists the API requests received and the faults they got.
+    #[arg(long = "fail-requests", value_name = "METHOD:PATH:ANSWER[:COUNT]")]
+    fail_requests: Vec<String>,
 }
 
 impl Cli {
@@ -45,6 +54,11 @@ impl Cli {
                 self.deploy_seconds
             ));
         }
+        let fail_requests = self
+            .fail_requests
+            .iter()
+            .map(|spec| Rule::parse(spec))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Config {
             bind: self.bind,
             token: self.token.filter(|t| !t.is_empty()),
@@ -53,6 +67,7 @@ impl Cli {
             latency: Duration::from_millis(self.latency_ms),
             deploy_time: Duration::from_secs_f64(self.deploy_seconds),
             state_file: self.state_file,
+            fail_requests,
         })
     }
 }

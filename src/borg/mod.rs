@@ -10,5 +10,5 @@ pub use create::Created;
 pub use extract::{Item, DUMP_ITEM, LOCK_WAIT_SECONDS};
 pub use resolve::{
     archive_kind, nearest, nightly_archive_name, safety_archive_name, ArchiveInfo, ArchiveSpec,
-    SAFETY_PREFIX,
+    PATCH_SAFETY_PREFIX, SAFETY_PREFIX, UPGRADE_SAFETY_PREFIX,
 };

@@ -12,6 +12,11 @@ use crate::error::{precondition, usage};
 
 /// Prefix of the archives csi makes before a restore; never the nightly prefix.
 pub const SAFETY_PREFIX: &str = "pre-restore-";
+/// Prefix of the archives csi makes before a schema patch.
+pub const PATCH_SAFETY_PREFIX: &str = "pre-patch-";
+/// Prefix of the archives csi makes before an upgrade's migrations.
+pub const UPGRADE_SAFETY_PREFIX: &str = "pre-upgrade-";
+const SAFETY_PREFIXES: [&str; 3] = [SAFETY_PREFIX, PATCH_SAFETY_PREFIX, UPGRADE_SAFETY_PREFIX];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ArchiveSpec {
@@ -37,7 +42,7 @@ impl ArchiveSpec {
 pub fn archive_kind(name: &str, nightly_prefix: &str) -> &'static str {
     if name.starts_with(nightly_prefix) {
         "nightly"
-    } else if name.starts_with(SAFETY_PREFIX) {
+    } else if SAFETY_PREFIXES.iter().any(|p| name.starts_with(p)) {
         "safety"
     } else {
         "other"
@@ -191,6 +196,8 @@ mod tests {
     fn kinds_and_names() {
         assert_eq!(archive_kind("pgdump_x", "pgdump_"), "nightly");
         assert_eq!(archive_kind("pre-restore-x", "pgdump_"), "safety");
+        assert_eq!(archive_kind("pre-patch-x", "pgdump_"), "safety");
+        assert_eq!(archive_kind("pre-upgrade-x", "pgdump_"), "safety");
         assert_eq!(archive_kind("manual", "pgdump_"), "other");
         assert_eq!(
             nearest(

@@ -3,8 +3,6 @@
 //! it in one transaction together with its ledger row, and read the ledger back.
 //! `--list` shows the ledger.
 
-use std::time::Duration;
-
 use chrono::Local;
 use serde::Serialize;
 use serde_json::json;
@@ -14,14 +12,13 @@ use crate::borg::Borg;
 use crate::cli::DbPatchArgs;
 use crate::database::restore::{make_backup, Target};
 use crate::dbpatch::{
-    self, ledger, rehearse, Applied, EnvFacts, Patch, Record, Rehearsal, RehearsalRequest,
-    ScratchPlace, StatementFailed,
+    self, ledger, rehearse, Applied, Patch, Record, Rehearsal, RehearsalRequest, ScratchPlace,
 };
-use crate::error::{failed, precondition, verification, CsiError, Kind};
+use crate::error::precondition;
 use crate::operation;
 
 /// Prefix of the archive made before a patch (never the nightly prefix).
-pub const SAFETY_PREFIX: &str = "pre-patch-";
+pub const SAFETY_PREFIX: &str = crate::borg::PATCH_SAFETY_PREFIX;
 
 pub async fn run(ctx: &Context, args: DbPatchArgs) -> anyhow::Result<()> {
     let settings = ctx.settings(&args.env)?;
@@ -58,7 +55,7 @@ pub async fn run(ctx: &Context, args: DbPatchArgs) -> anyhow::Result<()> {
         Some(Borg::new(&settings.borg)?)
     };
 
-    let client = connect(&target).await?;
+    let client = dbpatch::connect(&target).await?;
     let checksum = ledger::checksum(&client, &patch.bytes).await?;
     let (applied, same_content) = ledger::lookup(&client, &patch.file_name, &checksum).await?;
     ledger::refuse_applied(applied.as_ref(), &patch.file_name, &checksum)?;
@@ -70,7 +67,7 @@ pub async fn run(ctx: &Context, args: DbPatchArgs) -> anyhow::Result<()> {
             other.applied_by
         ));
     }
-    let facts = env_facts(&client).await?;
+    let facts = dbpatch::env_facts(&client).await?;
     drop(client);
 
     let place = match &settings.scratch_database {
@@ -102,6 +99,7 @@ pub async fn run(ctx: &Context, args: DbPatchArgs) -> anyhow::Result<()> {
                 env: target,
                 facts,
                 place,
+                before: &[],
                 patch,
                 record: &record,
                 transactional,
@@ -172,9 +170,17 @@ pub async fn run(ctx: &Context, args: DbPatchArgs) -> anyhow::Result<()> {
                 .info(&format!("safety backup {} made", backup.archive));
             op.step("safety_backup", json!(backup))?;
         }
-        let applied = apply(ctx, target, patch, record, transactional, args.lock_timeout).await?;
+        let applied = dbpatch::apply(
+            &ctx.printer,
+            target,
+            patch,
+            record,
+            transactional,
+            args.lock_timeout,
+        )
+        .await?;
         op.step("applied", json!(applied))?;
-        verify(target, record).await?;
+        dbpatch::verify(target, record).await?;
         op.step("verified", json!({ "ledger_id": applied.entry.id }))?;
         let message = format!(
             "patch {} applied to {}: {} statements in {:.1}s, ledger entry {}",
@@ -207,39 +213,6 @@ pub async fn run(ctx: &Context, args: DbPatchArgs) -> anyhow::Result<()> {
 struct Outcome {
     rehearsal: Option<Rehearsal>,
     applied: Applied,
-}
-
-async fn connect(target: &Target) -> anyhow::Result<tokio_postgres::Client> {
-    target.connect().await.map_err(|e| {
-        CsiError::new(Kind::Precondition, format!("{e:#}"))
-            .with_hint("`csi env check` tests the database connection")
-            .into()
-    })
-}
-
-async fn env_facts(client: &tokio_postgres::Client) -> anyhow::Result<EnvFacts> {
-    use crate::database::pg_error::PgContext;
-    let row = client
-        .query_one(
-            "select current_setting('server_version_num')::int / 10000, current_user::text, \
-             pg_encoding_to_char(d.encoding)::text, pg_get_userbyid(d.datdba)::text \
-             from pg_database d where d.datname = current_database()",
-            &[],
-        )
-        .await
-        .pg_context("reading the environment's server version, role and encoding")?;
-    let system_identifier = client
-        .query_one("select system_identifier from pg_control_system()", &[])
-        .await
-        .ok()
-        .map(|r| r.get::<_, i64>(0));
-    Ok(EnvFacts {
-        server_major: u32::try_from(row.get::<_, i32>(0)).ok(),
-        role: row.get(1),
-        encoding: row.get(2),
-        owner: row.get(3),
-        system_identifier,
-    })
 }
 
 fn show(
@@ -296,69 +269,8 @@ fn show(
     ));
 }
 
-async fn apply(
-    ctx: &Context,
-    target: &Target,
-    patch: &Patch,
-    record: &Record,
-    transactional: bool,
-    lock_timeout: Duration,
-) -> anyhow::Result<Applied> {
-    use crate::database::pg_error::PgContext;
-    let mut client = connect(target).await?;
-    client
-        .batch_execute(&format!(
-            "set lock_timeout = '{}ms'",
-            lock_timeout.as_millis()
-        ))
-        .await
-        .pg_context("preparing the session")?;
-    ctx.printer.info(&format!(
-        "applying {} to {}",
-        patch.file_name,
-        target.describe()
-    ));
-    dbpatch::run(&mut client, patch, record, transactional)
-        .await
-        .map_err(|e| match e.downcast_ref::<StatementFailed>() {
-            Some(f) if f.transactional => failed(format!(
-                "the patch failed and was rolled back, nothing was changed: {f}"
-            ))
-            .with_hint(format!(
-                "statement {} ({}) passed the rehearsal but not here: compare the environment with its schema dump",
-                f.number, f.statement
-            ))
-            .into(),
-            Some(f) => failed(format!(
-                "the patch failed at statement {} of {}: {f}; statements 1-{} were applied and stay applied \
-                 (--no-transaction), and the ledger was not written",
-                f.number,
-                patch.statements.len(),
-                f.done_before
-            ))
-            .with_hint("put the statements that remain in a new patch once the cause is fixed")
-            .into(),
-            None => e,
-        })
-}
-
-/// The ledger row must be there, with this file's checksum.
-async fn verify(target: &Target, record: &Record) -> anyhow::Result<()> {
-    let client = connect(target).await?;
-    let (found, _) = ledger::lookup(&client, &record.file_name, &record.checksum).await?;
-    match found {
-        Some(entry) if entry.checksum == record.checksum => Ok(()),
-        _ => Err(verification(format!(
-            "the patch ran but {} has no row for {} with its checksum",
-            ledger::TABLE,
-            record.file_name
-        ))
-        .into()),
-    }
-}
-
 async fn list(ctx: &Context, target: &Target) -> anyhow::Result<()> {
-    let client = connect(target).await?;
+    let client = dbpatch::connect(target).await?;
     let entries = ledger::list(&client).await?;
     if ctx.printer.is_json() {
         ctx.printer.json(&entries);

@@ -66,7 +66,9 @@ pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<()> {
         let mut failures = Vec::new();
         for (service, problem) in &problems {
             let fixed = match problem {
-                Problem::Missing => resubmit(&client, settings, service, &display).await,
+                Problem::Missing => {
+                    resubmit(&client, settings, service, args.persist, &display, &op).await
+                }
                 Problem::Pending {
                     cpu_exhausted: true,
                     ..
@@ -122,19 +124,41 @@ async fn resubmit(
     client: &NomadClient,
     settings: &Settings,
     service: &Service,
+    persist: bool,
     display: &RolloutDisplay,
+    op: &crate::journal::Operation,
 ) -> anyhow::Result<String> {
     let text = fs_err::read_to_string(&service.job_file)?;
     let rendered = render_for_nomad(service, &text, &settings.nomad)?;
     let planned = rollout::plan(client, &service.job_id, &rendered).await?;
     let (version, eval) = rollout::register(client, &planned).await?;
-    watch(client, settings, service, version, &eval, display).await?;
-    Ok(format!(
+    let resubmitted = format!(
         "resubmitted from {} (version {version})",
         service.job_file.display()
-    ))
+    );
+    // A service too big for the new node would only time out: go on to the CPU fix.
+    if cpu_starved(client, settings, &eval).await? {
+        display.update(&service.name, "pending: cpu exhausted");
+        let lowered = lower_cpu(client, settings, service, persist, display, op).await?;
+        return Ok(format!("{resubmitted}; {lowered}"));
+    }
+    watch(client, settings, service, version, &eval, display).await?;
+    Ok(resubmitted)
 }
 
+/// Whether the scheduler failed to place what `eval` evaluated for want of CPU.
+async fn cpu_starved(
+    client: &NomadClient,
+    settings: &Settings,
+    eval: &str,
+) -> anyhow::Result<bool> {
+    let failure =
+        rollout::evaluated_placement_failure(client, eval, settings.nomad.deploy_timeout).await?;
+    Ok(failure.is_some_and(|reason| reason.contains("cpu")))
+}
+
+/// Lowers the live job's CPU by `nomad.cpu_step` until the scheduler places it or the
+/// floor is reached, then watches it run.
 async fn lower_cpu(
     client: &NomadClient,
     settings: &Settings,
@@ -143,24 +167,32 @@ async fn lower_cpu(
     display: &RolloutDisplay,
     op: &crate::journal::Operation,
 ) -> anyhow::Result<String> {
-    let (header, job) = client
-        .job(&service.job_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("{} disappeared from Nomad", service.name))?;
-    let (job, from, to) = lowered(job, settings.nomad.cpu_step, settings.nomad.cpu_floor)
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "its CPU is already at the floor ({} MHz)",
-                settings.nomad.cpu_floor
-            )
-        })?;
-    let response = client
-        .register_enforced(&service.job_id, &job, header.job_modify_index, None)
-        .await?;
-    op.step(
-        "cpu_lowered",
-        json!({"service": service.name, "from": from, "to": to}),
-    )?;
+    let mut original = None;
+    let (to, eval) = loop {
+        let (header, job) = client
+            .job(&service.job_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("{} disappeared from Nomad", service.name))?;
+        let (job, from, to) = lowered(job, settings.nomad.cpu_step, settings.nomad.cpu_floor)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "still pending with its CPU at the floor ({} MHz)",
+                    settings.nomad.cpu_floor
+                )
+            })?;
+        let response = client
+            .register_enforced(&service.job_id, &job, header.job_modify_index, None)
+            .await?;
+        op.step(
+            "cpu_lowered",
+            json!({"service": service.name, "from": from, "to": to}),
+        )?;
+        original.get_or_insert(from);
+        if !cpu_starved(client, settings, &response.eval_id).await? {
+            break (to, response.eval_id);
+        }
+        display.update(&service.name, &format!("still pending at {to} MHz"));
+    };
     if persist {
         let text = fs_err::read_to_string(&service.job_file)?;
         let patched = jobfile::set_task_cpu(&text, None, to)?;
@@ -171,20 +203,13 @@ async fn lower_cpu(
         .await?
         .map(|(h, _)| h.version)
         .unwrap_or_default();
-    watch(
-        client,
-        settings,
-        service,
-        version,
-        &response.eval_id,
-        display,
-    )
-    .await?;
+    watch(client, settings, service, version, &eval, display).await?;
     let file = if persist {
         " (and in the job file)"
     } else {
         " (live job only; --persist edits the file)"
     };
+    let from = original.unwrap_or(to);
     Ok(format!("CPU lowered from {from} to {to} MHz{file}, placed"))
 }
 

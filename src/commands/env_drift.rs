@@ -1,28 +1,17 @@
 //! `csi env drift <env>`: per service, the tag in the job file, the tag running in
 //! Nomad and the job's status; exit 7 on any difference or missing job.
 
-use serde::Serialize;
-
 use super::Context;
+use crate::deploy::drift_row;
 use crate::error::{CsiError, Kind};
-use crate::nomad::{jobfile, NomadClient};
-use crate::settings::Service;
-
-#[derive(Debug, Serialize)]
-pub struct DriftRow {
-    pub service: String,
-    pub file_tag: Option<String>,
-    pub running_tag: Option<String>,
-    pub status: String,
-    pub drift: bool,
-}
+use crate::nomad::NomadClient;
 
 pub async fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
     let settings = ctx.settings(env)?;
     let client = NomadClient::new(&settings.nomad, std::time::Duration::from_secs(10))?;
     let mut rows = Vec::new();
     for service in &settings.services {
-        rows.push(row(&client, service).await?);
+        rows.push(drift_row(&client, service).await?);
     }
     if ctx.printer.is_json() {
         ctx.printer.json(&rows);
@@ -58,36 +47,4 @@ pub async fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
                 .into(),
         )
     }
-}
-
-pub async fn row(client: &NomadClient, service: &Service) -> anyhow::Result<DriftRow> {
-    let file_tag = fs_err::read_to_string(&service.job_file)
-        .ok()
-        .and_then(|text| jobfile::find_images(&text).ok())
-        .and_then(|images| images.into_iter().next())
-        .and_then(|image| image.reference.and_then(|r| r.tag));
-    let job = client.job(&service.job_id).await?;
-    let (running_tag, status) = match &job {
-        Some((header, _)) => {
-            let tag = header
-                .images()
-                .first()
-                .and_then(|(_, _, image)| jobfile::ImageReference::parse(image).tag);
-            let status = if header.stop {
-                "stopped".to_owned()
-            } else {
-                header.status.clone()
-            };
-            (tag, status)
-        }
-        None => (None, "missing".to_owned()),
-    };
-    let drift = job.is_none() || running_tag != file_tag || status == "stopped";
-    Ok(DriftRow {
-        service: service.name.clone(),
-        file_tag,
-        running_tag,
-        status,
-        drift,
-    })
 }

@@ -3,19 +3,14 @@
 //! EnforceIndex and watched in Nomad, concurrently; a failed rollout is reverted in
 //! Nomad and in the file.
 
-use std::sync::Arc;
-
 use serde_json::json;
-use tokio::task::JoinSet;
 
 use super::Context;
 use crate::cli::PatchImageArgs;
-use crate::deploy::{
-    self, PatchedFile, RolloutDisplay, RolloutOptions, ServicePlan, ServiceResult,
-};
+use crate::deploy::{self, PatchedFile, RolloutOptions, ServiceResult};
 use crate::error::{usage, CsiError, Kind};
 use crate::journal::Operation;
-use crate::nomad::{diff::diff_lines, jobfile, rollout::Outcome, NomadClient, NomadError};
+use crate::nomad::{jobfile, rollout::Outcome, NomadClient, NomadError};
 use crate::operation;
 use crate::settings::Settings;
 
@@ -47,7 +42,7 @@ pub async fn run(ctx: &Context, args: PatchImageArgs) -> anyhow::Result<()> {
     )?;
     if ctx.global.dry_run {
         let plans = deploy::plan_all(&client, &settings.nomad, files).await?;
-        show_plans(ctx, &plans);
+        deploy::show_plans(&ctx.printer, &plans);
         ctx.printer
             .info("dry run: nothing written, nothing submitted");
         return Ok(());
@@ -60,7 +55,7 @@ pub async fn run(ctx: &Context, args: PatchImageArgs) -> anyhow::Result<()> {
     let settings = &settings;
     operation::run_locked(settings, "patch-image", params, |op| async move {
         let plans = deploy::plan_all(&client, &settings.nomad, files).await?;
-        show_plans(ctx, &plans);
+        deploy::show_plans(&ctx.printer, &plans);
         let changing = plans
             .iter()
             .filter(|p| p.planned.changes() || p.file.changed())
@@ -78,7 +73,7 @@ pub async fn run(ctx: &Context, args: PatchImageArgs) -> anyhow::Result<()> {
             plan.file.write()?;
         }
         op.step("files_written", json!({"tag": tag}))?;
-        let results = roll_out_all(ctx, &client, plans, options, &op).await;
+        let results = deploy::roll_out_all(&ctx.printer, &client, plans, options, &op).await;
         summarise(ctx, &op, results)
     })
     .await
@@ -101,38 +96,6 @@ fn show_files(ctx: &Context, files: &[PatchedFile]) {
                 "{}: already at {}",
                 file.service.name, file.new_tag
             ));
-        }
-    }
-}
-
-fn show_plans(ctx: &Context, plans: &[ServicePlan]) {
-    for plan in plans {
-        let name = &plan.file.service.name;
-        match &plan.planned.plan.diff {
-            Some(diff) if diff.kind != "None" => {
-                ctx.printer.data(&format!(
-                    "{} (job {}):",
-                    ctx.printer.emphasis(name),
-                    plan.planned.job_id
-                ));
-                for line in diff_lines(diff) {
-                    ctx.printer.data(&format!("  {line}"));
-                }
-            }
-            _ => ctx.printer.data(&format!("{name}: no change in Nomad")),
-        }
-        if let Some(failed) = &plan.planned.plan.failed_tg_allocs {
-            for (group, metric) in failed {
-                let dims: Vec<&String> = metric
-                    .dimension_exhausted
-                    .iter()
-                    .flatten()
-                    .map(|(d, _)| d)
-                    .collect();
-                ctx.printer.warn(&format!(
-                    "{name}/{group} could not be placed now: exhausted {dims:?}"
-                ));
-            }
         }
     }
 }
@@ -167,42 +130,6 @@ async fn write_only(
         Ok(((), "files rewritten, not submitted".to_owned()))
     })
     .await
-}
-
-/// Every service at once, one progress line each.
-async fn roll_out_all(
-    ctx: &Context,
-    client: &NomadClient,
-    plans: Vec<ServicePlan>,
-    options: RolloutOptions,
-    op: &Operation,
-) -> Vec<(PatchedFile, Result<Outcome, NomadError>)> {
-    let names: Vec<String> = plans.iter().map(|p| p.file.service.name.clone()).collect();
-    let display = Arc::new(RolloutDisplay::new(&ctx.printer, &names));
-    let mut set = JoinSet::new();
-    for plan in plans {
-        let (client, display, op) = (client.clone(), display.clone(), op.clone());
-        set.spawn(async move {
-            let name = plan.file.service.name.clone();
-            let outcome = deploy::roll_out(&client, &plan, options, &display, |version, eval| {
-                let _ = op.step(
-                    "submitted",
-                    json!({"service": name, "version": version, "eval": eval}),
-                );
-            })
-            .await;
-            (plan.file, outcome)
-        });
-    }
-    let mut results = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        if let Ok(result) = joined {
-            results.push(result);
-        }
-    }
-    display.finish();
-    results.sort_by(|a, b| a.0.service.name.cmp(&b.0.service.name));
-    results
 }
 
 /// Puts back the files of services that did not end on the new version, journals and

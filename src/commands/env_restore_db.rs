@@ -19,7 +19,7 @@ use crate::database::restore::{
 };
 use crate::error::{precondition, usage, CsiError, Kind};
 use crate::journal::Operation;
-use crate::nomad::services::{restart, stop_running, StoppedService};
+use crate::nomad::services::{restart, stop_running, PartialStop, StoppedService};
 use crate::nomad::NomadClient;
 use crate::operation;
 use crate::preflight::human_age;
@@ -205,8 +205,11 @@ impl Execution<'_> {
         let mut stopped: Vec<StoppedService> = Vec::new();
         if let Some(client) = self.nomad {
             printer.info("stopping the orchestrator services");
-            stopped = stop_running(client, &self.settings.services).await?;
-            let names: Vec<&str> = stopped.iter().map(|s| s.name.as_str()).collect();
+            stopped = match stop_running(client, &self.settings.services).await {
+                Ok(stopped) => stopped,
+                Err(partial) => return Err(self.stop_failed(op, client, partial).await),
+            };
+            let names = names_of(&stopped);
             op.step("services_stopped", json!({ "services": names }))?;
             if !names.is_empty() {
                 printer.info(&format!("stopped: {}", names.join(", ")));
@@ -228,41 +231,19 @@ impl Execution<'_> {
         };
         let restarting = async {
             match self.nomad.filter(|_| !stopped.is_empty()) {
-                Some(client) => Some(restart(client, &stopped).await),
-                None => None,
+                Some(client) => self.restart_services(op, client, &stopped).await,
+                None => Ok(()),
             }
         };
         let ((), restarted) = tokio::join!(analyze, restarting);
-        if let Some(restarted) = restarted {
-            let names: Vec<&str> = stopped.iter().map(|s| s.name.as_str()).collect();
-            match restarted {
-                Ok(()) => {
-                    op.step("services_restarted", json!({ "services": names }))?;
-                    printer.info(&format!("restarted: {}", names.join(", ")));
+        if let Err(restart_error) = restarted {
+            return match result {
+                Ok(_) => Err(restart_error),
+                Err(first) => {
+                    printer.warn(&restart_error.to_string());
+                    Err(first)
                 }
-                Err(e) => {
-                    op.step(
-                        "services_restart_failed",
-                        json!({ "services": names, "error": format!("{e:#}") }),
-                    )?;
-                    let restart_error = CsiError::new(
-                        Kind::Failed,
-                        format!("restarting the services failed: {e:#}"),
-                    )
-                    .with_hint(format!(
-                        "bring them back with their job files ({}); `csi env doctor {}` can help",
-                        names.join(", "),
-                        self.settings.env_name
-                    ));
-                    return match result {
-                        Ok(_) => Err(restart_error.into()),
-                        Err(first) => {
-                            printer.warn(&restart_error.to_string());
-                            Err(first)
-                        }
-                    };
-                }
-            }
+            };
         }
         let outcome = result?;
         if !self.target.external && self.plan.tables.is_empty() {
@@ -274,6 +255,75 @@ impl Execution<'_> {
             printer.info(&crate::lifecycle::advice(&self.settings.env_name, age));
         }
         Ok(outcome)
+    }
+
+    /// Stopping the services failed partway: nothing is restored, and the services
+    /// stopped so far (with the one whose stop failed) are brought back.
+    async fn stop_failed(
+        &self,
+        op: &Operation,
+        client: &NomadClient,
+        partial: PartialStop,
+    ) -> anyhow::Error {
+        let names = names_of(&partial.stopped);
+        let failure: anyhow::Error = CsiError::new(
+            Kind::Failed,
+            format!(
+                "stopping the services failed, the restore did not begin and nothing was changed: {:#}",
+                partial.error
+            ),
+        )
+        .with_hint("check Nomad, then run the restore again (--keep-services restores without stopping them)")
+        .into();
+        let journaled = op.step(
+            "services_stop_failed",
+            json!({ "services": names, "error": format!("{:#}", partial.error) }),
+        );
+        if let Err(e) = journaled {
+            self.ctx.printer.warn(&format!("{e:#}"));
+        }
+        if partial.stopped.is_empty() {
+            return failure;
+        }
+        if let Err(restart_error) = self.restart_services(op, client, &partial.stopped).await {
+            self.ctx.printer.warn(&restart_error.to_string());
+        }
+        failure
+    }
+
+    /// Brings the stopped services back, journaled; a failure says how to finish by hand.
+    async fn restart_services(
+        &self,
+        op: &Operation,
+        client: &NomadClient,
+        stopped: &[StoppedService],
+    ) -> anyhow::Result<()> {
+        let names = names_of(stopped);
+        match restart(client, stopped).await {
+            Ok(()) => {
+                op.step("services_restarted", json!({ "services": names }))?;
+                self.ctx
+                    .printer
+                    .info(&format!("restarted: {}", names.join(", ")));
+                Ok(())
+            }
+            Err(e) => {
+                op.step(
+                    "services_restart_failed",
+                    json!({ "services": names, "error": format!("{e:#}") }),
+                )?;
+                Err(CsiError::new(
+                    Kind::Failed,
+                    format!("restarting the services failed: {e:#}"),
+                )
+                .with_hint(format!(
+                    "bring them back with their job files ({}); `csi env doctor {}` can help",
+                    names.join(", "),
+                    self.settings.env_name
+                ))
+                .into())
+            }
+        }
     }
 
     async fn restore(&self, op: &Operation, mode: Mode) -> anyhow::Result<LoadOutcome> {
@@ -330,6 +380,10 @@ impl Execution<'_> {
         ));
         Ok(outcome)
     }
+}
+
+fn names_of(services: &[StoppedService]) -> Vec<&str> {
+    services.iter().map(|s| s.name.as_str()).collect()
 }
 
 fn stop_if_interrupted() -> Result<(), CsiError> {

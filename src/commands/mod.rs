@@ -6,6 +6,7 @@ mod env_backup;
 mod env_backups;
 mod env_check;
 mod env_db_patch;
+mod env_deploy_dashboard;
 mod env_doctor;
 mod env_drift;
 mod env_history;
@@ -14,10 +15,12 @@ mod env_list;
 mod env_params;
 mod env_patch_image;
 mod env_power;
+mod env_processing_image;
 mod env_restart_waves;
 mod env_restore_db;
 mod env_status;
 mod env_unlock;
+mod env_upgrade;
 mod man;
 mod show_settings;
 
@@ -81,6 +84,9 @@ pub async fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
             EnvCommand::RestartWaves(args) => env_restart_waves::run(ctx, args).await,
             EnvCommand::Status(args) => env_status::run(ctx, args).await,
             EnvCommand::Unlock(args) => env_unlock::run(ctx, &args.env),
+            EnvCommand::DeployDashboard(args) => env_deploy_dashboard::run(ctx, args).await,
+            EnvCommand::ProcessingImage(args) => env_processing_image::run(ctx, args).await,
+            EnvCommand::Upgrade(args) => env_upgrade::run(ctx, args).await,
             EnvCommand::ShowSettings(args) => show_settings::run(ctx, &args.env),
         },
         Command::Completions { shell } => completions::run(shell),

@@ -4,6 +4,9 @@
 use indexmap::IndexMap;
 use serde::Deserialize;
 
+mod dashboard;
+pub use dashboard::{DashboardFile, FileName, RemoteDir, SshWord};
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
@@ -41,6 +44,8 @@ pub struct EnvironmentFile {
     pub restart: Option<RestartFile>,
     /// Overrides the top-level `jobs` block, key by key.
     pub jobs: Option<JobsFile>,
+    /// The web host of the dashboard (`csi env deploy-dashboard`).
+    pub dashboard: Option<DashboardFile>,
 }
 
 /// `jobs { pause = "2s", retry_from = [...], retry_to = [...] }` for `csi env jobs`.

@@ -4,6 +4,7 @@
 //! Nothing here knows about the command line.
 
 mod analyse;
+mod apply;
 pub mod ledger;
 mod rehearse;
 mod run;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use apply::{apply, connect, env_facts, verify};
 pub use ledger::{Entry, Record};
 pub use rehearse::{rehearse, EnvFacts, Rehearsal, Request as RehearsalRequest, ScratchPlace};
 pub use run::{run, Applied, StatementFailed};

@@ -61,6 +61,9 @@ pub struct Request<'a> {
     pub env: &'a Target,
     pub facts: &'a EnvFacts,
     pub place: &'a ScratchPlace,
+    /// Patches to run first, in order, with their records (the earlier migrations of
+    /// an upgrade, not yet applied to the environment); empty for a single patch.
+    pub before: &'a [(&'a Patch, &'a Record)],
     pub patch: &'a Patch,
     pub record: &'a Record,
     pub transactional: bool,
@@ -285,6 +288,29 @@ async fn rehearse_in(
     } else {
         None
     };
+    for (earlier, earlier_record) in request.before {
+        run_on_scratch(
+            &mut client,
+            earlier,
+            earlier_record,
+            transactional,
+            &as_role,
+            printer,
+        )
+        .await?;
+    }
+    run_on_scratch(&mut client, patch, record, transactional, &as_role, printer).await?;
+    Ok((as_role, with_roles))
+}
+
+async fn run_on_scratch(
+    client: &mut tokio_postgres::Client,
+    patch: &Patch,
+    record: &Record,
+    transactional: bool,
+    as_role: &Option<String>,
+    printer: &Printer,
+) -> anyhow::Result<()> {
     printer.info(&format!(
         "rehearsal: running {} ({} statements{})",
         patch.file_name,
@@ -294,7 +320,7 @@ async fn rehearse_in(
             .map(|r| format!(", as {r}"))
             .unwrap_or_default()
     ));
-    run(&mut client, patch, record, transactional)
+    run(client, patch, record, transactional)
         .await
         .map_err(|e| match e.downcast_ref::<StatementFailed>() {
             Some(failure) => precondition(format!(
@@ -312,7 +338,7 @@ async fn rehearse_in(
             }
             None => failed(format!("the rehearsal failed, nothing was applied: {e:#}")),
         })?;
-    Ok((as_role, with_roles))
+    Ok(())
 }
 
 fn scratch_target(scratch: &Scratch) -> anyhow::Result<Target> {

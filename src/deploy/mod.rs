@@ -2,7 +2,9 @@
 //! rendered, planned and registered through the Nomad API, watched concurrently, and
 //! reverted (in Nomad and in the files) when a rollout fails.
 
+mod all;
 mod display;
+mod drift;
 mod files;
 mod template;
 
@@ -16,7 +18,9 @@ use crate::nomad::rollout::{self, Outcome, PlannedJob};
 use crate::nomad::{NomadClient, NomadError};
 use crate::settings::{NomadSettings, Service};
 
+pub use all::{roll_out_all, show_plans};
 pub use display::RolloutDisplay;
+pub use drift::{drift_row, file_tag, running_tag, DriftRow};
 pub use files::{patch_service_file, PatchedFile};
 pub use template::render_for_nomad;
 

@@ -87,11 +87,10 @@ pub async fn report_unfinished(
     if let Some(entry) = last {
         if let Event::Finished { outcome, message } = &entry.event {
             if *outcome != Outcome::Ok {
-                let present = tree
-                    .target_addresses()
-                    .await
-                    .map(|a| a.len())
-                    .unwrap_or_default();
+                let present = match tree.target_addresses().await {
+                    Ok(addresses) => addresses.len().to_string(),
+                    Err(e) => format!("an unknown number of (the state is unreadable: {e:#})"),
+                };
                 printer.warn(&format!(
                     "the last {} of `{}` ({}) ended {:?}: {message}",
                     entry.operation,

@@ -179,6 +179,30 @@ fn remaining(deadline: Instant) -> Duration {
         .max(Duration::from_millis(100))
 }
 
+/// Why the scheduler could not place what `eval_id` evaluated (e.g. "cpu exhausted"),
+/// known as soon as the evaluation is done, long before a deployment would time out;
+/// None when it placed everything, or has not finished within `timeout`.
+pub async fn evaluated_placement_failure(
+    client: &NomadClient,
+    eval_id: &str,
+    timeout: Duration,
+) -> Result<Option<String>, NomadError> {
+    let deadline = Instant::now() + timeout;
+    let mut index = 1;
+    loop {
+        let answer = client
+            .evaluation(eval_id, index, BLOCKING_WAIT.min(remaining(deadline)))
+            .await?;
+        if answer.value.is_terminal() {
+            return Ok(placement_failure(std::slice::from_ref(&answer.value)));
+        }
+        if Instant::now() > deadline {
+            return Ok(None);
+        }
+        index = answer.index.max(index);
+    }
+}
+
 /// The deployment of `version`: the one the evaluation names, else the job's latest if
 /// it is of that version; None for jobs without deployments.
 async fn find_deployment(

@@ -74,30 +74,44 @@ async fn checked(response: reqwest::Response, path: &str) -> anyhow::Result<reqw
     anyhow::bail!("Nomad answered {status} for {path}: {}", body.trim())
 }
 
-/// Stops every configured service that is running; returns what was stopped.
+/// Stopping failed partway: the error, and the services to bring back.
+#[derive(Debug)]
+pub struct PartialStop {
+    /// The services stopped before the failure, and the one whose stop failed: its
+    /// answer may have been lost after Nomad stopped it, and registering an unchanged
+    /// job again changes nothing.
+    pub stopped: Vec<StoppedService>,
+    pub error: anyhow::Error,
+}
+
+/// Stops every configured service that is running; returns what was stopped, or on a
+/// failure what must be brought back.
 pub async fn stop_running(
     client: &NomadClient,
     services: &[Service],
-) -> anyhow::Result<Vec<StoppedService>> {
+) -> Result<Vec<StoppedService>, PartialStop> {
     let mut stopped = Vec::new();
     for service in services {
-        let Some(job) = client.read_job(&service.job_id).await? else {
-            continue;
+        let job = match client.read_job(&service.job_id).await {
+            Ok(Some(job)) => job,
+            Ok(None) => continue,
+            Err(error) => return Err(PartialStop { stopped, error }),
         };
         let running = job.get("Status").and_then(Value::as_str) == Some("running")
             && job.get("Stop").and_then(Value::as_bool) != Some(true);
         if !running {
             continue;
         }
-        client
-            .stop_job(&service.job_id)
-            .await
-            .with_context(|| format!("stopping {}", service.name))?;
+        let result = client.stop_job(&service.job_id).await;
         stopped.push(StoppedService {
             name: service.name.clone(),
             job_id: service.job_id.clone(),
             job,
         });
+        if let Err(error) = result {
+            let error = error.context(format!("stopping {}", service.name));
+            return Err(PartialStop { stopped, error });
+        }
     }
     Ok(stopped)
 }

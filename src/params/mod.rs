@@ -4,6 +4,7 @@
 
 mod catalog;
 mod history;
+pub mod images;
 pub mod job_types;
 mod store;
 mod value;

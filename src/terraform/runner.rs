@@ -211,6 +211,21 @@ impl Tree {
         Ok(addresses)
     }
 
+    /// The raw state document (`state pull`), from whatever backend the tree uses;
+    /// empty when there is no state. Unlike `show -json` it loads no provider schemas,
+    /// which takes terraform most of a second with a real provider. The document holds
+    /// resource attributes, secrets included: callers keep only what they need.
+    pub async fn pull_state(&self) -> anyhow::Result<Vec<u8>> {
+        let output = self
+            .tf
+            .command(&self.dir)
+            .args(["state", "pull"])
+            .output()
+            .await
+            .map_err(|e| failed(format!("reading the terraform state failed: {e}")))?;
+        Ok(output.stdout)
+    }
+
     /// Addresses in the state that lie under the target.
     pub async fn target_addresses(&self) -> anyhow::Result<Vec<String>> {
         let all = self.state_addresses().await?;

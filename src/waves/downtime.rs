@@ -22,6 +22,10 @@ pub struct Downtime {
     pub source: String,
     /// Its length when the restart began.
     pub seconds: i64,
+    /// When the event that set `since` was journaled (a restore of an old archive sets
+    /// `since` far back, but a restart begun after the restore already covered it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noted_at: Option<DateTime<Utc>>,
 }
 
 impl Downtime {
@@ -30,7 +34,13 @@ impl Downtime {
             since,
             source: source.into(),
             seconds: (now - since).num_seconds().max(0),
+            noted_at: None,
         }
+    }
+
+    /// Whether a restart begun at `begun_at` came after this downtime was known.
+    pub fn covered_by_restart_begun(&self, begun_at: DateTime<Utc>) -> bool {
+        begun_at >= self.noted_at.unwrap_or(self.since)
     }
 
     pub fn length(&self) -> TimeDelta {
@@ -55,8 +65,10 @@ pub async fn determine(
         return Ok(Some(Downtime::new(since, "--downtime", now)));
     }
     let journal = Journal::for_state_dir(&settings.state_dir);
-    if let Some((since, source)) = from_journal(journal.entries()?) {
-        return Ok(Some(Downtime::new(since, source, now)));
+    if let Some(found) = from_journal(journal.entries()?) {
+        let mut downtime = Downtime::new(found.since, found.source, now);
+        downtime.noted_at = Some(found.at);
+        return Ok(Some(downtime));
     }
     let from_database = crate::lifecycle::since_last_activity(settings).await?;
     Ok(from_database
@@ -73,7 +85,7 @@ struct Op {
 
 /// The newest of: the last successful stop, the last successful start's computed
 /// downtime, the last successful full restore of the environment's own database.
-pub fn from_journal(entries: impl Iterator<Item = Entry>) -> Option<(DateTime<Utc>, String)> {
+pub fn from_journal(entries: impl Iterator<Item = Entry>) -> Option<FromJournal> {
     let mut ops: HashMap<String, Op> = HashMap::new();
     for entry in entries {
         if !matches!(entry.operation.as_str(), "stop" | "start" | "restore-db") {
@@ -135,7 +147,14 @@ pub fn from_journal(entries: impl Iterator<Item = Entry>) -> Option<(DateTime<Ut
     candidates
         .into_iter()
         .max_by_key(|(at, _, _)| *at)
-        .map(|(_, since, source)| (since, source))
+        .map(|(at, since, source)| FromJournal { since, source, at })
+}
+
+/// A downtime found in the journal, and when the operation that tells it ended.
+pub struct FromJournal {
+    pub since: DateTime<Utc>,
+    pub source: String,
+    pub at: DateTime<Utc>,
 }
 
 /// A full restore into the environment's database (not `--to`, not `--tables`).
@@ -160,6 +179,17 @@ fn step_time(op: &Op, step: &str, keys: &[&str]) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_restart_begun_before_an_old_archive_was_restored_does_not_cover_it() {
+        let now = Utc::now();
+        let mut downtime = Downtime::new(now - TimeDelta::days(3), "restore", now);
+        downtime.noted_at = Some(now - TimeDelta::hours(1));
+        assert!(!downtime.covered_by_restart_begun(now - TimeDelta::hours(2)));
+        assert!(downtime.covered_by_restart_begun(now - TimeDelta::minutes(30)));
+        downtime.noted_at = None;
+        assert!(downtime.covered_by_restart_begun(now - TimeDelta::hours(2)));
+    }
 
     fn entry(op: &str, id: &str, hours_ago: i64, event: Event) -> Entry {
         Entry {
@@ -190,7 +220,7 @@ mod tests {
             entry("stop", "a", 100, started(json!({}))),
             entry("stop", "a", 99, ok()),
         ];
-        let (since, source) = from_journal(entries.into_iter()).unwrap();
+        let FromJournal { since, source, .. } = from_journal(entries.into_iter()).unwrap();
         assert!(
             (Utc::now() - since - TimeDelta::hours(99))
                 .num_seconds()
@@ -223,7 +253,7 @@ mod tests {
             ),
             entry("restore-db", "b", 1, ok()),
         ];
-        let (since, source) = from_journal(entries.into_iter()).unwrap();
+        let FromJournal { since, source, .. } = from_journal(entries.into_iter()).unwrap();
         assert!(
             (Utc::now() - since - TimeDelta::hours(50))
                 .num_seconds()
@@ -273,7 +303,11 @@ mod tests {
             ),
             entry("start", "s", 2, ok()),
         ];
-        let (found, source) = from_journal(entries.into_iter()).unwrap();
+        let FromJournal {
+            since: found,
+            source,
+            ..
+        } = from_journal(entries.into_iter()).unwrap();
         assert!(
             (Utc::now() - found - TimeDelta::hours(80))
                 .num_seconds()

@@ -113,7 +113,7 @@ pub async fn prepare(
                 .with_hint("state it with --downtime, e.g. --downtime 5d")
         })?;
     if let Some(done) = latest.as_ref().filter(|r| r.finished.is_some()) {
-        if request.downtime.is_none() && done.begun_at >= downtime.since {
+        if request.downtime.is_none() && downtime.covered_by_restart_begun(done.begun_at) {
             let message =
                 format!(
                 "the restart after this downtime (since {}) already finished at {}; nothing to do",

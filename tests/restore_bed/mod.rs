@@ -189,3 +189,30 @@ pub fn replace_once(text: &[u8], needle: &str, with: &str) -> Vec<u8> {
     assert!(text.contains(needle), "{needle:?} not in the dump");
     text.replacen(needle, with, 1).into_bytes()
 }
+
+/// A bed with a good nightly archive, then a database changed since.
+pub fn changed_bed() -> (Bed, Vec<u8>, String) {
+    let bed = Bed::new();
+    let nightly = bed.nightly("2026-11-20T04:00:00");
+    let dump = bed.dump_of(&nightly);
+    bed.psql(
+        "INSERT INTO cosims.parent_jobs (name, tile_id) VALUES ('gfsc_job', 'T32TLR');
+         DELETE FROM cosims.gfsc_jobs WHERE id > 20;",
+    );
+    let before = bed.snapshot();
+    (bed, dump, before)
+}
+
+pub fn line_of(dump: &[u8], needle: &str) -> usize {
+    String::from_utf8_lossy(dump)
+        .lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not in the dump"))
+        + 1
+}
+
+/// An archive whose restore pauses in the middle (psql sleeps inside the transaction).
+pub fn slow_archive(bed: &Bed, dump: &[u8]) {
+    let slow = replace_once(dump, "\n\\.\n", "\n\\.\n\nSELECT pg_sleep(3);\n");
+    bed.archive_of("pgdump_2026-11-21T04:00:00", "2026-11-21T04:00:00", &slow);
+}

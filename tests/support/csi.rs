@@ -328,6 +328,25 @@ environment "sandbox" {{
     text
 }
 
+/// `nomad_config` with a real database (`cosims` at `pg_port`) and borg repository: the
+/// configuration of a restore with the services around it.
+pub fn services_and_database_config(
+    nomad_address: &str,
+    jobs_dir: &Path,
+    pg_port: u16,
+    borg_repo: &Path,
+) -> String {
+    nomad_config(nomad_address, jobs_dir, false)
+        .replace(
+            "    port = 9\n",
+            &format!("    port = {pg_port}\n    user = \"postgres\"\n    name = \"cosims\"\n"),
+        )
+        .replace(
+            "repository = \"/nonexistent\"",
+            &format!("repository = \"{}\"", borg_repo.display()),
+        )
+}
+
 /// A private copy of the project's job files.
 pub fn copy_job_files(into: &Path) -> PathBuf {
     let target = into.join("nomad");
@@ -395,4 +414,23 @@ environment "sandbox" {{
 }}
 "#
     )
+}
+
+/// A protected `prod` whose terraform, Nomad, database and borg all point nowhere: for
+/// commands that stop before reaching any of them (locks, prompts, refusals).
+pub fn plain_prod_env() -> TestEnv {
+    let tf = tempfile::tempdir().unwrap();
+    let env = TestEnv::new("");
+    let config = ConfigParts {
+        name: "prod",
+        protected: true,
+        terraform_dir: tf.path(),
+        openstack_project_id: None,
+        nomad_address: "http://127.0.0.1:9",
+        pg_port: 9,
+        borg_repo: &env.path().join("borg"),
+    }
+    .render();
+    std::fs::write(&env.config, config).unwrap();
+    env
 }

@@ -73,6 +73,9 @@ pub fn addresses_in(dir: &Path, module: &str) -> Vec<String> {
             resources
                 .iter()
                 .filter(|r| r["module"].as_str() == Some(prefix.as_str()))
+                // An interrupted apply can leave a resource "husk" without instances:
+                // terraform (and csi, through `show -json`) do not count it.
+                .filter(|r| r["instances"].as_array().is_some_and(|i| !i.is_empty()))
                 .map(|r| {
                     format!(
                         "{prefix}.{}.{}",

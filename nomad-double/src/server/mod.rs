@@ -1,10 +1,12 @@
 //! The HTTP server: routes, the ACL/latency guard, and the serve loop.
 
+mod control;
 mod http;
 mod jobs;
 mod reads;
 
 use crate::app::App;
+use crate::faults::Answer;
 use crate::scheduler;
 use crate::store::ApiError;
 use axum::extract::{Request, State};
@@ -62,14 +64,25 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/v1/allocations", get(reads::allocations))
         .route("/v1/allocation/{id}", get(reads::allocation))
+        .route(
+            control::FAULTS,
+            get(control::list_faults)
+                .post(control::add_faults)
+                .delete(control::clear_faults),
+        )
+        .route(control::REQUESTS, get(control::requests))
         .method_not_allowed_fallback(|| async { http::invalid_method() })
         .fallback(|| async { ApiError::new(404, "404 page not found\n") })
         .layer(middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
 }
 
-/// Adds `--latency-ms` and enforces the ACL token (status endpoints need none).
+/// Adds `--latency-ms`, enforces the ACL token (status endpoints need none), logs the
+/// request and applies the injected fault, if any. The control endpoints pass as is.
 async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    if req.uri().path().starts_with(control::PREFIX) {
+        return next.run(req).await;
+    }
     if !app.config.latency.is_zero() {
         tokio::time::sleep(app.config.latency).await;
     }
@@ -98,7 +111,17 @@ async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
         }
     }
     tracing::debug!(method = %req.method(), uri = %req.uri(), "request");
-    next.run(req).await
+    match app.receive(req.method().as_str(), req.uri().path()) {
+        None => next.run(req).await,
+        Some(Answer::Status(code)) => {
+            ApiError::new(code, format!("rpc error: injected fault ({code})")).into_response()
+        }
+        Some(Answer::Hang) => std::future::pending().await,
+        Some(Answer::Lose) => {
+            drop(next.run(req).await);
+            std::future::pending().await
+        }
+    }
 }
 
 /// Serves until `shutdown` completes; in-flight blocking queries are dropped then.

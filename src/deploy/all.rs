@@ -1,0 +1,84 @@
+//! Several services at once: their Nomad plans shown, then rolled out concurrently
+//! with one progress line each. Shared by `patch-image` and `upgrade`.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::task::JoinSet;
+
+use super::{roll_out, PatchedFile, RolloutDisplay, RolloutOptions, ServicePlan};
+use crate::journal::Operation;
+use crate::nomad::diff::diff_lines;
+use crate::nomad::rollout::Outcome;
+use crate::nomad::{NomadClient, NomadError};
+use crate::output::Printer;
+
+/// Each service's diff in Nomad (or "no change"), and what could not be placed now.
+pub fn show_plans(printer: &Printer, plans: &[ServicePlan]) {
+    for plan in plans {
+        let name = &plan.file.service.name;
+        match &plan.planned.plan.diff {
+            Some(diff) if diff.kind != "None" => {
+                printer.data(&format!(
+                    "{} (job {}):",
+                    printer.emphasis(name),
+                    plan.planned.job_id
+                ));
+                for line in diff_lines(diff) {
+                    printer.data(&format!("  {line}"));
+                }
+            }
+            _ => printer.data(&format!("{name}: no change in Nomad")),
+        }
+        if let Some(failed) = &plan.planned.plan.failed_tg_allocs {
+            for (group, metric) in failed {
+                let dims: Vec<&String> = metric
+                    .dimension_exhausted
+                    .iter()
+                    .flatten()
+                    .map(|(d, _)| d)
+                    .collect();
+                printer.warn(&format!(
+                    "{name}/{group} could not be placed now: exhausted {dims:?}"
+                ));
+            }
+        }
+    }
+}
+
+/// Every service at once, one progress line each; every submission journaled as it
+/// happens. Results come back sorted by service name.
+pub async fn roll_out_all(
+    printer: &Printer,
+    client: &NomadClient,
+    plans: Vec<ServicePlan>,
+    options: RolloutOptions,
+    op: &Operation,
+) -> Vec<(PatchedFile, Result<Outcome, NomadError>)> {
+    let names: Vec<String> = plans.iter().map(|p| p.file.service.name.clone()).collect();
+    let display = Arc::new(RolloutDisplay::new(printer, &names));
+    let mut set = JoinSet::new();
+    for plan in plans {
+        let (client, display, op) = (client.clone(), display.clone(), op.clone());
+        set.spawn(async move {
+            let name = plan.file.service.name.clone();
+            let outcome = roll_out(&client, &plan, options, &display, |version, eval| {
+                let _ = op.step(
+                    "submitted",
+                    json!({"service": name, "version": version, "eval": eval}),
+                );
+            })
+            .await;
+            (plan.file, outcome)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        if let Ok(result) = joined {
+            results.push(result);
+        }
+    }
+    display.finish();
+    results.sort_by(|a, b| a.0.service.name.cmp(&b.0.service.name));
+    results
+}

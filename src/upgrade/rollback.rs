@@ -1,0 +1,145 @@
+//! Taking every service back to the tag it ran before the upgrade: in Nomad, a revert
+//! to the newest earlier version that runs that tag (stable ones first), watched; in
+//! the job file, the tag put back (byte for byte what it was). Services already on
+//! their previous tag (the failed one, reverted by its rollout) are left as they are.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use super::execute::Runner;
+use super::progress::Progress;
+use crate::deploy::{self, RolloutDisplay};
+use crate::nomad::{rollout, NomadClient, NomadError};
+use crate::settings::Service;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RolledBack {
+    pub service: String,
+    pub tag: String,
+    /// What happened in Nomad (`already on ...`, `reverted to version N`).
+    pub nomad: String,
+    pub file_restored: bool,
+    /// Why the service is not back, when it is not.
+    pub error: Option<String>,
+}
+
+pub async fn roll_back_all(runner: &Runner<'_>, progress: &Progress) -> Vec<RolledBack> {
+    let services: Vec<(Service, String)> = runner
+        .settings
+        .services
+        .iter()
+        .filter_map(|s| {
+            let tag = progress.previous_tags.get(&s.name)?;
+            Some((s.clone(), tag.clone()))
+        })
+        .collect();
+    let names: Vec<String> = services.iter().map(|(s, _)| s.name.clone()).collect();
+    let display = Arc::new(RolloutDisplay::new(runner.printer, &names));
+    let mut set = JoinSet::new();
+    for (service, tag) in services {
+        let (client, display, timeout) = (runner.nomad.clone(), display.clone(), runner.timeout);
+        set.spawn(async move {
+            let nomad = in_nomad(&client, &service, &tag, timeout, &display).await;
+            let file = in_file(&service, &tag);
+            let (nomad, mut error) = match nomad {
+                Ok(what) => (what, None),
+                Err(e) => ("not rolled back".to_owned(), Some(e)),
+            };
+            if let Err(e) = &file {
+                error.get_or_insert_with(|| e.clone());
+            }
+            RolledBack {
+                service: service.name.clone(),
+                tag,
+                nomad,
+                file_restored: file.unwrap_or(false),
+                error,
+            }
+        });
+    }
+    let mut back = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        if let Ok(result) = joined {
+            back.push(result);
+        }
+    }
+    display.finish();
+    back.sort_by(|a, b| a.service.cmp(&b.service));
+    for b in &back {
+        runner.printer.data(&format!(
+            "{}: {}{}",
+            b.service,
+            b.nomad,
+            if b.file_restored {
+                " (job file restored)"
+            } else {
+                ""
+            }
+        ));
+    }
+    back
+}
+
+async fn in_nomad(
+    client: &NomadClient,
+    service: &Service,
+    tag: &str,
+    timeout: std::time::Duration,
+    display: &RolloutDisplay,
+) -> Result<String, String> {
+    let name = &service.name;
+    let failed = |e: NomadError| e.to_string();
+    let Some((header, _)) = client.job(&service.job_id).await.map_err(failed)? else {
+        return Err("the job is not in Nomad".into());
+    };
+    if deploy::running_tag(&header).as_deref() == Some(tag) {
+        display.update(name, &format!("already on {tag}"));
+        return Ok(format!("already on {tag} (version {})", header.version));
+    }
+    let versions = client.job_versions(&service.job_id).await.map_err(failed)?;
+    let Some(earlier) = versions
+        .iter()
+        .filter(|v| v.version < header.version && deploy::running_tag(v).as_deref() == Some(tag))
+        .max_by_key(|v| (v.stable, v.version))
+    else {
+        return Err(format!("no earlier version of the job runs {tag}"));
+    };
+    display.update(name, &format!("reverting to version {}", earlier.version));
+    client
+        .revert_job(&service.job_id, earlier.version, header.version)
+        .await
+        .map_err(failed)?;
+    let now = client
+        .job(&service.job_id)
+        .await
+        .map_err(failed)?
+        .map(|(h, _)| h.version)
+        .unwrap_or_default();
+    let watched = rollout::watch(client, &service.job_id, now, "", timeout, |p| {
+        display.progress(name, p)
+    })
+    .await
+    .map_err(failed)?;
+    match watched {
+        Ok(()) => {
+            display.update(name, &format!("back on {tag}"));
+            Ok(format!("reverted to version {} ({tag})", earlier.version))
+        }
+        Err(reason) => Err(format!(
+            "reverted to version {} but it did not come up: {reason}",
+            earlier.version
+        )),
+    }
+}
+
+/// Puts the previous tag back in the job file; true when the file changed.
+fn in_file(service: &Service, tag: &str) -> Result<bool, String> {
+    let file = deploy::patch_service_file(service, tag).map_err(|e| e.message)?;
+    if !file.changed() {
+        return Ok(false);
+    }
+    file.write().map_err(|e| e.message)?;
+    Ok(true)
+}
