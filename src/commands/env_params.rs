@@ -11,15 +11,20 @@ use crate::operation;
 use crate::params::{self, shown, Catalog, Change};
 use crate::settings::Settings;
 
+/// The environment's database, for reading and writing its parameters.
+pub(super) async fn connect(settings: &Settings) -> anyhow::Result<tokio_postgres::Client> {
+    crate::database::connect(&settings.database, std::time::Duration::from_secs(10))
+        .await
+        .map_err(|e| {
+            CsiError::new(Kind::Precondition, format!("{e:#}"))
+                .with_hint("`csi env check` tests the database connection")
+                .into()
+        })
+}
+
 pub async fn run(ctx: &Context, args: ParamsArgs) -> anyhow::Result<()> {
     let settings = ctx.settings(&args.env)?;
-    let mut client =
-        crate::database::connect(&settings.database, std::time::Duration::from_secs(10))
-            .await
-            .map_err(|e| {
-                CsiError::new(Kind::Precondition, format!("{e:#}"))
-                    .with_hint("`csi env check` tests the database connection")
-            })?;
+    let mut client = connect(&settings).await?;
     let catalog = Catalog::load(&client, &settings.database.schema).await?;
     match args.action {
         ParamsAction::List => list(ctx, &client, &catalog).await,

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::Context;
 use crate::cli::ProcessingImageArgs;
-use crate::error::{precondition, CsiError, Kind};
+use crate::error::precondition;
 use crate::lock;
 use crate::operation;
 use crate::params::images::{self, ImageParameter};
@@ -19,13 +19,7 @@ pub async fn run(ctx: &Context, args: ProcessingImageArgs) -> anyhow::Result<()>
         images::validate_reference(image)?;
     }
     let settings = ctx.settings(&args.env)?;
-    let mut client =
-        crate::database::connect(&settings.database, std::time::Duration::from_secs(10))
-            .await
-            .map_err(|e| {
-                CsiError::new(Kind::Precondition, format!("{e:#}"))
-                    .with_hint("`csi env check` tests the database connection")
-            })?;
+    let mut client = super::env_params::connect(&settings).await?;
     let catalog = Catalog::load(&client, &settings.database.schema).await?;
     let known = images::image_parameters(&catalog);
     if known.is_empty() {

@@ -1,11 +1,13 @@
 //! The operator's overview of one environment: every source queried concurrently,
 //! each with its own timeout; a source that fails is shown as unavailable with the
-//! reason and never fails the whole overview.
+//! reason and never fails the whole overview. The overview takes as long as its
+//! slowest source, not the sum of them; each source's own time is reported too.
 
 mod sources;
+mod terraform;
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -13,8 +15,8 @@ use crate::settings::Settings;
 
 pub use sources::{
     BackupSection, DatabaseSection, JobTypeHealth, LastOperation, NomadSection, ServiceHealth,
-    TerraformSection,
 };
+pub use terraform::TerraformSection;
 
 /// One source's answer, or why there is none: `{"state": "available", "value": ...}`
 /// or `{"state": "unavailable", "value": {"reason": ...}}`.
@@ -35,26 +37,62 @@ pub struct Overview {
     pub lock: Section<crate::lock::LockState>,
     pub last_operation: Section<Option<LastOperation>>,
     pub waves: Section<Option<serde_json::Value>>,
+    pub elapsed_ms: Elapsed,
+}
+
+/// How long each remote source took to answer (or to fail, or to time out), and the
+/// whole overview, in milliseconds.
+#[derive(Debug, Serialize)]
+pub struct Elapsed {
+    pub terraform: u64,
+    pub nomad: u64,
+    pub database: u64,
+    pub backup: u64,
+    pub total: u64,
 }
 
 /// Queries every source at once, each bounded by `timeout`.
 pub async fn collect(settings: &Settings, timeout: Duration) -> Overview {
+    let started = Instant::now();
+    let lock = section(crate::lock::inspect(&settings.state_dir).map_err(anyhow::Error::from));
+    let last_operation = section(sources::last_operation(settings));
+    let waves = section(sources::waves(settings));
     let (terraform, nomad, database, backup) = tokio::join!(
-        bounded(timeout, sources::terraform(settings)),
-        bounded(timeout, sources::nomad(settings)),
-        bounded(timeout, sources::database(settings)),
-        bounded(timeout, sources::backup(settings)),
+        timed(bounded(timeout, terraform::section(settings))),
+        timed(bounded(timeout, sources::nomad(settings))),
+        timed(bounded(timeout, sources::database(settings))),
+        timed(bounded(timeout, sources::backup(settings))),
     );
+    let elapsed_ms = Elapsed {
+        terraform: terraform.1,
+        nomad: nomad.1,
+        database: database.1,
+        backup: backup.1,
+        total: millis(started),
+    };
+    tracing::debug!(?elapsed_ms, "status sources answered");
+    let (terraform, nomad, database, backup) = (terraform.0, nomad.0, database.0, backup.0);
     Overview {
         environment: settings.env_name.clone(),
         terraform,
         nomad,
         database,
         backup,
-        lock: section(crate::lock::inspect(&settings.state_dir).map_err(anyhow::Error::from)),
-        last_operation: section(sources::last_operation(settings)),
-        waves: section(sources::waves(settings)),
+        lock,
+        last_operation,
+        waves,
+        elapsed_ms,
     }
+}
+
+async fn timed<T>(source: impl Future<Output = T>) -> (T, u64) {
+    let started = Instant::now();
+    let value = source.await;
+    (value, millis(started))
+}
+
+fn millis(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 async fn bounded<T>(

@@ -9,36 +9,6 @@ use crate::borg::Borg;
 use crate::journal::{Event, Journal};
 use crate::nomad::{jobfile, NomadClient};
 use crate::settings::Settings;
-use crate::terraform::{self, Tree};
-
-const VM_NAMES: &[&str] = &["tf-tutu", "tf-tete", "tf-tata", "tf-titi"];
-
-#[derive(Debug, Serialize)]
-pub struct TerraformSection {
-    pub resources_under_target: usize,
-    /// The four VMs and whether each is in the state.
-    pub vms: Vec<(String, bool)>,
-}
-
-pub async fn terraform(settings: &Settings) -> anyhow::Result<TerraformSection> {
-    let tf = terraform::locate(settings.terraform.binary.as_deref())?;
-    let tree = Tree::new(tf, &settings.terraform);
-    let under_target = tree.target_addresses().await?;
-    let vms = VM_NAMES
-        .iter()
-        .map(|name| {
-            let label = name.replace('-', "_");
-            let present = under_target
-                .iter()
-                .any(|a| a.ends_with(&format!(".{label}")) || a.contains(&format!("\"{name}\"")));
-            (name.to_string(), present)
-        })
-        .collect();
-    Ok(TerraformSection {
-        resources_under_target: under_target.len(),
-        vms,
-    })
-}
 
 #[derive(Debug, Serialize)]
 pub struct ServiceHealth {
@@ -57,14 +27,16 @@ pub struct NomadSection {
     pub services: Vec<ServiceHealth>,
 }
 
+/// Every request at once (the leader, and each service's job and allocations): the
+/// section costs one round trip to Nomad, not one per service or per call.
 pub async fn nomad(settings: &Settings) -> anyhow::Result<NomadSection> {
     let client = NomadClient::new(&settings.nomad, Duration::from_secs(5))?;
-    let leader = client.leader().await?;
     let rows = settings
         .services
         .iter()
         .map(|service| service_health(&client, service));
-    let services = futures::future::try_join_all(rows).await?;
+    let (leader, services) =
+        tokio::try_join!(client.leader(), futures::future::try_join_all(rows))?;
     Ok(NomadSection { leader, services })
 }
 
@@ -77,7 +49,11 @@ async fn service_health(
         .and_then(|text| jobfile::find_images(&text).ok())
         .and_then(|images| images.into_iter().next())
         .and_then(|image| image.reference.and_then(|r| r.tag));
-    let Some((header, _)) = client.job(&service.job_id).await? else {
+    let (job, allocations) = tokio::try_join!(
+        client.job(&service.job_id),
+        client.job_allocations(&service.job_id, 0, Duration::from_secs(1))
+    )?;
+    let Some((header, _)) = job else {
         return Ok(ServiceHealth {
             service: service.name.clone(),
             status: "missing".into(),
@@ -92,11 +68,8 @@ async fn service_health(
         .images()
         .first()
         .and_then(|(_, _, image)| jobfile::ImageReference::parse(image).tag);
-    let allocations = client
-        .job_allocations(&service.job_id, 0, Duration::from_secs(1))
-        .await?
-        .value;
     let live: Vec<_> = allocations
+        .value
         .iter()
         .filter(|a| a.desired_status == "run" && a.job_version == header.version)
         .collect();
@@ -137,31 +110,26 @@ pub struct DatabaseSection {
 }
 
 /// Jobs in error, and jobs stuck in a non-terminal status for more than 3 hours.
+/// Both queries go in one round trip after the connection: unnamed statements
+/// (`query_typed`, no separate prepare) sent together.
 pub async fn database(settings: &Settings) -> anyhow::Result<DatabaseSection> {
     let client = crate::database::connect(&settings.database, Duration::from_secs(5)).await?;
     let schema = &settings.database.schema;
-    let list_row = client
-        .query_opt(
-            format!("select job_types_list::text from {schema}.system_parameters where id = 1")
-                .as_str(),
-            &[],
-        )
-        .await?;
-    let rows = client
-        .query(
-            format!(
-                "select name, \
-                 count(*) filter (where last_status_id in (13, 14)), \
-                 count(*) filter (where last_status_id between 1 and 10 \
-                                  and last_status_change_date < now() - interval '3 hours') \
-                 from {schema}.parent_jobs group by name order by name"
-            )
-            .as_str(),
-            &[],
-        )
-        .await?;
+    let list_sql =
+        format!("select job_types_list::text from {schema}.system_parameters where id = 1");
+    let health_sql = format!(
+        "select name, \
+         count(*) filter (where last_status_id in (13, 14)), \
+         count(*) filter (where last_status_id between 1 and 10 \
+                          and last_status_change_date < now() - interval '3 hours') \
+         from {schema}.parent_jobs group by name order by name"
+    );
+    let (list_rows, rows) = tokio::try_join!(
+        client.query_typed(&list_sql, &[]),
+        client.query_typed(&health_sql, &[])
+    )?;
     Ok(DatabaseSection {
-        job_types_list: list_row.map(|r| r.get(0)),
+        job_types_list: list_rows.first().map(|r| r.get(0)),
         job_types: rows
             .iter()
             .map(|r| JobTypeHealth {

@@ -212,8 +212,8 @@ impl Tree {
     }
 
     /// The raw state document (`state pull`), from whatever backend the tree uses;
-    /// empty when there is no state. Unlike `show -json` it loads no provider schemas,
-    /// which takes terraform most of a second with a real provider. The document holds
+    /// empty when there is no state. Unlike `show -json` it starts no provider plugin
+    /// (show loads every provider's schema to render the state). The document holds
     /// resource attributes, secrets included: callers keep only what they need.
     pub async fn pull_state(&self) -> anyhow::Result<Vec<u8>> {
         let output = self

@@ -1,0 +1,162 @@
+# scripts/bench.sh: each figure; each adds a row to the table (sourced).
+
+details=()
+detail() { details+=("$*"); }
+
+# csi --help, 50 times: the process's whole life, from exec to exit.
+figure_startup() {
+    say "csi --help startup, 50 runs"
+    local i start times=() mean
+    for ((i = 0; i < 50; i++)); do
+        start=$(date +%s%N)
+        "$csi" --help >/dev/null
+        times+=("$(( ($(date +%s%N) - start) / 1000 ))")
+    done
+    mean=$(printf '%s\n' "${times[@]}" | awk '{ s += $1 } END { printf "%.1f", s / NR / 1000 }')
+    local med
+    med=$(awk -v m="$(median "${times[@]}")" 'BEGIN { printf "%.1f", m / 1000 }')
+    row "csi --help startup (median of 50)" "$med ms (mean $mean ms)" "< 20 ms" "$(verdict "$med" "<" 20)"
+}
+
+# env status of the `slow` environment with the tools of $1 first on PATH, $rounds + 2
+# runs after one warm-up, every section checked to have answered; sets `wall` (median s)
+# and `per_source` (median ms of each source).
+measure_status() {
+    local tools=$1 i start walls=() tf=() nomad=() db=() backup=() line
+    for ((i = -1; i < rounds + 2; i++)); do
+        start=$(now)
+        PATH="$tools:$PATH" "${csi_cmd[@]}" env status slow --output json >"$work/status.json" 2>"$work/status.err" \
+            || { cat "$work/status.err" >&2; die "csi env status failed"; }
+        ((i < 0)) && continue
+        walls+=("$(seconds_since "$start")")
+        line=$(python3 - "$work/status.json" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1]))
+down = [k for k in ("terraform", "nomad", "database", "backup") if o[k]["state"] != "available"]
+if down:
+    sys.exit("unavailable: " + ", ".join(f"{k} ({o[k]['value']['reason']})" for k in down))
+e = o["elapsed_ms"]
+print(e["terraform"], e["nomad"], e["database"], e["backup"])
+PY
+        ) || die "env status: a source did not answer, the timing would mean nothing"
+        read -r a b c d <<<"$line"
+        tf+=("$a") nomad+=("$b") db+=("$c") backup+=("$d")
+    done
+    wall=$(median "${walls[@]}")
+    per_source="terraform $(median "${tf[@]}") ms, nomad $(median "${nomad[@]}") ms, database $(median "${db[@]}") ms, borg $(median "${backup[@]}") ms"
+}
+
+figure_status() {
+    say "env status with every source answering in 200 ms, then with the real borg, $((rounds + 2)) runs each"
+    local wall per_source
+    measure_status "$work/answering"
+    row "env status, every source answering in 200 ms" "$wall s (median of $((rounds + 2)))" "< 0.5 s" "$(verdict "$wall" "<" 0.5)"
+    detail "env status, median per source: $per_source"
+    measure_status "$work/slow"
+    row "  the same with the real borg (its start + 200 ms)" "$wall s" "-" "-"
+    detail "  with the real borg: $per_source"
+    local bare_borg start
+    start=$(now)
+    borg list --json --last 1 "$repo" >/dev/null
+    bare_borg=$(seconds_since "$start")
+    detail "  borg list --last 1 alone, without the 200 ms: $bare_borg s (python's start-up and imports)"
+}
+
+# patch-image of one service vs all six, alternating, each to a new tag.
+figure_patch_image() {
+    say "patch-image: one service vs six, $rounds rounds each"
+    local i ones=() alls=() seconds out
+    for ((i = 1; i <= rounds; i++)); do
+        out=$(measure "$work/patch.out" "${csi_cmd[@]}" \
+            env patch-image bench job-creation "git-$(printf '1%07d' "$i")" --yes)
+        read -r seconds _ <<<"$out"
+        ones+=("$seconds")
+        out=$(measure "$work/patch.out" "${csi_cmd[@]}" \
+            env patch-image bench --all "git-$(printf '2%07d' "$i")" --yes)
+        read -r seconds _ <<<"$out"
+        alls+=("$seconds")
+    done
+    local one all ratio
+    one=$(best "${ones[@]}") all=$(best "${alls[@]}")
+    ratio=$(awk -v a="$all" -v o="$one" 'BEGIN { printf "%.2f", a / o }')
+    row "patch-image six services vs one" "${ratio}x ($all s vs $one s)" "<= 1.5x" "$(verdict "$ratio" "<=" 1.5)"
+    detail "patch-image against the double (200 ms per request, deployments healthy after 2 s): one ${ones[*]} s, six ${alls[*]} s"
+}
+
+# jobs retry of N jobs in internal_error: csi's own peak RSS.
+figure_jobs_memory() {
+    say "jobs retry of 1,000 then 10,000 jobs"
+    local n range seconds kib peaks=() out
+    for n in 1000 10000; do
+        range=$(make_error_jobs "$n")
+        out=$(measure "$work/jobs.out" "${csi_cmd[@]}" \
+            env jobs bench retry --id "$range" --yes)
+        read -r seconds kib <<<"$out"
+        grep -q "changed $n job(s)" "$work/jobs.out" || { cat "$work/jobs.out" >&2; die "jobs retry did not change $n jobs"; }
+        peaks+=("$kib")
+        detail "jobs retry of $n jobs: $seconds s, peak RSS $kib KiB"
+    done
+    local ratio
+    ratio=$(awk -v a="${peaks[1]}" -v b="${peaks[0]}" 'BEGIN { printf "%.2f", a / b }')
+    row "jobs retry memory, 10,000 vs 1,000 jobs" \
+        "$(awk -v a="${peaks[1]}" -v b="${peaks[0]}" 'BEGIN { printf "%.1f vs %.1f MiB", a / 1024, b / 1024 }') (${ratio}x)" \
+        "flat (<= 1.25x)" "$(verdict "$ratio" "<=" 1.25)"
+}
+
+# N fsc_rlie jobs in internal_error (through the transition trigger); prints FIRST-LAST.
+make_error_jobs() { # $1: count
+    psql -X -q -At -v ON_ERROR_STOP=1 -d cosims <<SQL | tail -n 1
+CREATE TEMP TABLE new_jobs AS
+WITH p AS (INSERT INTO cosims.parent_jobs (name, tile_id)
+           SELECT 'fsc_rlie_job', '31TGM' FROM generate_series(1, $1) RETURNING id)
+SELECT id FROM p;
+INSERT INTO cosims.fsc_rlie_jobs (fk_parent_job_id, tile_id, measurement_date)
+  SELECT id, '31TGM', timestamptz '2026-11-02 10:00:00+00' FROM new_jobs;
+INSERT INTO cosims.job_status_changes (fk_parent_job_id, job_status)
+  SELECT id, 13 FROM new_jobs ORDER BY id;
+SELECT min(id) || '-' || max(id) FROM new_jobs;
+SQL
+}
+
+# The restore figures, on a dump grown to $gb GB.
+figure_restore() {
+    local big=pgdump_2026-11-20T04:00:00 small=pgdump_2026-11-19T04:00:00 big_bytes small_bytes out
+    out=$(make_dumps "$repo" "$gb" "$big" "$small")
+    read -r big_bytes small_bytes <<<"$out"
+    say "borg extract alone (also warms the caches)"
+    local extract_s
+    extract_s=$(run_extract "$repo" "$big")
+    say "restoring $(mib "$big_bytes") MiB: bare pipe, csi, csi --tables; $rounds rounds"
+    local i seconds rss load pipes=() csis=() loads=() tables=() rss_big=0 rss_tables=0
+    for ((i = 0; i < rounds; i++)); do
+        pipes+=("$(run_pipe "$repo" "$big")")
+        out=$(run_csi_restore bench "$big")
+        read -r seconds rss load <<<"$out"
+        csis+=("$seconds") loads+=("$load")
+        ((rss > rss_big)) && rss_big=$rss
+        out=$(run_csi_restore bench "$big" \
+            --tables fsc_rlie_jobs,job_status_changes)
+        read -r seconds rss _ <<<"$out"
+        tables+=("$seconds")
+        ((rss > rss_tables)) && rss_tables=$rss
+    done
+    say "restoring the small dump ($(mib "$small_bytes") MiB) with csi"
+    local rss_small
+    out=$(run_csi_restore bench "$small")
+    read -r _ rss_small _ <<<"$out"
+
+    local pipe_best csi_best load_best tables_best ratio
+    pipe_best=$(best "${pipes[@]}") csi_best=$(best "${csis[@]}")
+    load_best=$(best "${loads[@]}") tables_best=$(best "${tables[@]}")
+    ratio=$(awk -v p="$pipe_best" -v c="$csi_best" 'BEGIN { printf "%.2f", p / c }')
+    row "restore-db vs bare pipe, $(mib "$big_bytes") MiB dump" "${ratio}x ($csi_best s vs $pipe_best s)" ">= 0.90x" "$(verdict "$ratio" ">=" 0.9)"
+    row "restore-db peak RSS of csi" "$(awk -v k="$rss_big" 'BEGIN { printf "%.1f MiB", k / 1024 }')" "< 64 MiB" "$(verdict "$rss_big" "<" 65536)"
+    row "restore-db --tables (2 tables) vs full" \
+        "$(awk -v t="$tables_best" -v c="$csi_best" 'BEGIN { printf "%.2fx", t / c }') ($tables_best s vs $csi_best s)" "-" "-"
+    detail "restore: dump $(mib "$big_bytes") MiB ($big_bytes bytes); borg extract alone $extract_s s ($(rate "$big_bytes" "$extract_s") MiB/s)"
+    detail "  bare pipe (runbook, DROP SCHEMA included) ${pipes[*]} s (best $(rate "$big_bytes" "$pipe_best") MiB/s)"
+    detail "  csi env restore-db ${csis[*]} s (best $(rate "$big_bytes" "$csi_best") MiB/s); streaming (csi's figure) ${loads[*]} s," \
+        "$(awk -v p="$pipe_best" -v c="$load_best" 'BEGIN { printf "%.2fx", p / c }') of the pipe"
+    detail "  csi --tables fsc_rlie_jobs,job_status_changes ${tables[*]} s, peak RSS $((rss_tables / 1024)) MiB"
+    detail "  csi peak RSS $((rss_big / 1024)) MiB on $(mib "$big_bytes") MiB, $((rss_small / 1024)) MiB on $(mib "$small_bytes") MiB"
+}
