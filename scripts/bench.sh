@@ -82,7 +82,7 @@ borg=$(command -v borg) || die "borg not on PATH"
 
 results=()
 # One line of the table: figure, measured, target, verdict (PASS, FAIL or - for none).
-row() { results+=("$(printf '%-44s %-30s %-10s %s' "$1" "$2" "$3" "$4")"); }
+row() { results+=("$(printf '%-50s %-30s %-16s %s' "$1" "$2" "$3" "$4")"); }
 verdict() { awk -v v="$1" -v op="$2" -v t="$3" \
     'BEGIN { ok = (op == "<") ? v < t : (op == "<=") ? v <= t : v >= t; print ok ? "PASS" : "FAIL" }'; }
 
@@ -105,7 +105,7 @@ csi figures, $(date -u '+%Y-%m-%d %H:%M UTC')$( ((quick)) && echo ' (--quick: a 
 machine: $(nproc) cores, ${cpu:-unknown CPU}, $ram RAM, $(uname -sr); load average $(cut -d' ' -f1-3 /proc/loadavg)
 tools: $("$tofu" version 2>/dev/null | head -n 1), $(borg --version), PostgreSQL $(psql -X -At -d postgres -c 'show server_version' | cut -d' ' -f1)
 
-$(printf '%-44s %-30s %-10s %s' figure measured target result)
+$(printf '%-50s %-30s %-16s %s' figure measured target result)
 $(printf '%s\n' "${results[@]}")
 
 $(printf '%s\n' "${details[@]}")
