@@ -184,4 +184,15 @@ environment "sandbox" {
   restart {
     poll_interval = "5s"
   }
+
+  # The sandbox's web host: sshd on loopback as the current user (scripts/sandbox.sh up).
+  dashboard {
+    host             = "127.0.0.1"
+    port             = 54622
+    identity_file    = ".sandbox/ssh/client_key"
+    known_hosts_file = ".sandbox/ssh/known_hosts"
+    temp_dir         = "/tmp/csi-sandbox-www/temp"
+    live_dir         = "/tmp/csi-sandbox-www/html"
+    keep             = 2
+  }
 }

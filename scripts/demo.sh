@@ -233,6 +233,20 @@ expect_exit 6 csi env upgrade sandbox --tag git-baadf00d --yes
 run csi env drift sandbox
 mark upgrade-rolled-back
 
+step "The dashboard: the build streamed over ssh to the web host, unpacked beside html, swapped in atomically, the old one kept as html.prev, verified"
+if [[ -x /usr/sbin/sshd ]]; then
+  build="$root/.sandbox/dashboard-build"
+  mkdir -p "$build"
+  printf '<!doctype html><title>HR-S&amp;I dashboard</title><p>build of %s</p>\n' "$(date -u +%FT%TZ)" >"$build/index.html"
+  run csi env deploy-dashboard sandbox "$build" --yes
+  mark dashboard-deployed
+  step "A rollback swaps html.prev back in (a second rollback would swap them again)"
+  run csi env deploy-dashboard sandbox --rollback --yes
+  mark dashboard-rolled-back
+else
+  note "no sshd on this machine (scripts/bootstrap.sh installs openssh-server): the dashboard deploy is skipped"
+fi
+
 step "The overview"
 run csi env status sandbox
 

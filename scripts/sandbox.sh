@@ -2,7 +2,7 @@
 # A local sandbox of the HR-S&I production system, for trying csi safely.
 #
 #   scripts/sandbox.sh up       start (or complete) the sandbox; idempotent
-#   scripts/sandbox.sh down     stop PostgreSQL and the Nomad double (data kept)
+#   scripts/sandbox.sh down     stop PostgreSQL, the Nomad double and the web host (data kept)
 #   scripts/sandbox.sh status   show what runs
 #   scripts/sandbox.sh reset    down, then delete all sandbox state
 #
@@ -31,6 +31,9 @@
 #               on 127.0.0.1:${CSI_SANDBOX_NOMAD_PORT:-54646}; arguments
 #               "--bind 127.0.0.1:PORT" unless $CSI_NOMAD_DOUBLE_ARGS is set;
 #               $CSI_SANDBOX_DEPLOY_SECONDS: the double's deployment time (its default 2)
+#   web host    the dashboard's: sshd (/usr/sbin/sshd, if installed) on
+#               127.0.0.1:${CSI_SANDBOX_SSH_PORT:-54622} as the current user, keys in .sandbox/ssh,
+#               web root ${CSI_SANDBOX_WWW:-/tmp/csi-sandbox-www} (temp/, html/)
 #
 # `up` also writes .sandbox/env, to be sourced, with PG*, BORG_* and NOMAD_ADDR.
 
@@ -60,6 +63,13 @@ NOMAD_PORT="${CSI_SANDBOX_NOMAD_PORT:-54646}"
 NOMAD_BIN="${CSI_NOMAD_DOUBLE:-$ROOT/target/debug/nomad-double}"
 NOMAD_PID_FILE="$SANDBOX/nomad-double.pid"
 NOMAD_LOG="$SANDBOX/nomad-double.log"
+
+SSH_HOST="127.0.0.1"
+SSH_PORT="${CSI_SANDBOX_SSH_PORT:-54622}"
+SSH_DIR="$SANDBOX/ssh"
+SSHD_BIN="/usr/sbin/sshd"
+SSHD_PID_FILE="$SSH_DIR/sshd.pid"
+WWW_DIR="${CSI_SANDBOX_WWW:-/tmp/csi-sandbox-www}"
 NOMAD_STATE="$SANDBOX/nomad-state.json"
 # The node's CPU (MHz), as the last nomad-reset chose it. The double places a new
 # allocation before stopping the old one, so rolling all six services at once needs
@@ -357,6 +367,93 @@ nomad_down() {
     say "nomad double stopped (pid $pid)"
 }
 
+# ---------------------------------------------------------------- web host
+
+# The dashboard's web host: a real sshd on loopback, run as the current user with its
+# own host key, accepting one throwaway client key (.sandbox/ssh); the web root is
+# outside the work tree because csi.hcl names remote folders by absolute path.
+webhost_pid() {
+    local pid
+    [[ -f "$SSHD_PID_FILE" ]] || return 1
+    pid="$(head -n 1 "$SSHD_PID_FILE" 2>/dev/null)"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$SSH_DIR/sshd_config" || return 1
+    printf '%s\n' "$pid"
+}
+
+webhost_keys() {
+    mkdir -p "$SSH_DIR"
+    chmod 700 "$SSH_DIR"
+    local key
+    for key in host_key client_key; do
+        [[ -f "$SSH_DIR/$key" ]] || ssh-keygen -q -t ed25519 -N '' -C "csi-sandbox-$key" -f "$SSH_DIR/$key"
+    done
+    cp "$SSH_DIR/client_key.pub" "$SSH_DIR/authorized_keys"
+    printf '[%s]:%s %s\n' "$SSH_HOST" "$SSH_PORT" "$(cut -d' ' -f1,2 "$SSH_DIR/host_key.pub")" >"$SSH_DIR/known_hosts"
+    cat >"$SSH_DIR/sshd_config" <<EOF
+Port $SSH_PORT
+ListenAddress $SSH_HOST
+HostKey $SSH_DIR/host_key
+PidFile $SSHD_PID_FILE
+AuthorizedKeysFile $SSH_DIR/authorized_keys
+UsePAM no
+StrictModes no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+EOF
+}
+
+webhost_up() {
+    local pid i
+    if pid="$(webhost_pid)"; then
+        say "web host (sshd) already running on $SSH_HOST:$SSH_PORT (pid $pid)"
+        return
+    fi
+    if [[ ! -x "$SSHD_BIN" ]] || ! command -v ssh-keygen >/dev/null 2>&1; then
+        say "web host: $SSHD_BIN not installed, skipped (scripts/bootstrap.sh installs openssh-server)"
+        return
+    fi
+    if port_open "$SSH_HOST" "$SSH_PORT"; then
+        die "port $SSH_HOST:$SSH_PORT is already in use (set CSI_SANDBOX_SSH_PORT)"
+    fi
+    # sshd started by root insists on its privilege separation folder.
+    if [[ $(id -u) -eq 0 ]]; then mkdir -p /run/sshd; fi
+    webhost_keys
+    mkdir -p "$WWW_DIR/temp"
+    if [[ ! -d "$WWW_DIR/html" ]]; then
+        mkdir -p "$WWW_DIR/html"
+        printf '<!doctype html><title>HR-S&amp;I dashboard</title><p>the version before csi</p>\n' >"$WWW_DIR/html/index.html"
+    fi
+    "$SSHD_BIN" -f "$SSH_DIR/sshd_config" -E "$SSH_DIR/sshd.log"
+    for ((i = 0; i < 50; i++)); do
+        if pid="$(webhost_pid)" && port_open "$SSH_HOST" "$SSH_PORT"; then
+            say "web host (sshd) up on $SSH_HOST:$SSH_PORT (pid $pid), web root $WWW_DIR"
+            return
+        fi
+        sleep 0.1
+    done
+    tail -n 20 "$SSH_DIR/sshd.log" >&2 || true
+    die "the web host's sshd did not come up on $SSH_HOST:$SSH_PORT (log: ${SSH_DIR#"$ROOT"/}/sshd.log)"
+}
+
+webhost_down() {
+    local pid i
+    if ! pid="$(webhost_pid)"; then
+        say "web host (sshd) not running"
+        return
+    fi
+    kill "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    rm -f -- "$SSHD_PID_FILE"
+    say "web host (sshd) stopped (pid $pid)"
+}
+
 # ---------------------------------------------------------------- env file
 
 write_env_file() {
@@ -401,12 +498,14 @@ cmd_up() {
     borg_up
     tf_up
     nomad_up
+    webhost_up
     write_env_file
     say "ready; connect with: psql -h $PG_HOST -p $PG_PORT -U $PG_SUPERUSER $DB_NAME"
     say "environment for clients: source ${SANDBOX#"$ROOT"/}/env"
 }
 
 cmd_down() {
+    webhost_down
     nomad_down
     pg_down
 }
@@ -440,6 +539,11 @@ cmd_status() {
     else
         say "nomad double not running"
     fi
+    if pid="$(webhost_pid)"; then
+        say "web host (sshd) up on $SSH_HOST:$SSH_PORT (pid $pid), web root $WWW_DIR"
+    else
+        say "web host (sshd) not running"
+    fi
 }
 
 cmd_reset() {
@@ -450,6 +554,10 @@ cmd_reset() {
     esac
     rm -rf -- "$SANDBOX"
     say "deleted ${SANDBOX#"$ROOT"/}"
+    case "$WWW_DIR" in
+        /tmp/*) rm -rf -- "$WWW_DIR" && say "deleted the web root $WWW_DIR" ;;
+        *) say "kept the web root $WWW_DIR (outside /tmp: delete it yourself)" ;;
+    esac
     tf_reset
 }
 

@@ -51,6 +51,7 @@ struct Demo {
     dir: tempfile::TempDir,
     pg_port: u16,
     nomad_port: u16,
+    ssh_port: u16,
     fifo: PathBuf,
     child: Child,
     lines: Receiver<String>,
@@ -67,7 +68,8 @@ impl Demo {
         // PostgreSQL runs as the `postgres` OS user when the test runs as root: it must
         // reach its directory under this one.
         support::csi::set_mode(dir.path(), 0o755);
-        copy_tree(dir.path());
+        let ssh_port = free_port();
+        copy_tree(dir.path(), ssh_port);
         let fifo = dir.path().join("step-gate");
         run_ok(Command::new("mkfifo").arg(&fifo));
         let (pg_port, nomad_port) = (free_port(), free_port());
@@ -81,6 +83,8 @@ impl Demo {
             .env("CSI_DEMO_STEP_GATE", &fifo)
             .env("CSI_SANDBOX_PG_PORT", pg_port.to_string())
             .env("CSI_SANDBOX_NOMAD_PORT", nomad_port.to_string())
+            .env("CSI_SANDBOX_SSH_PORT", ssh_port.to_string())
+            .env("CSI_SANDBOX_WWW", dir.path().join("www"))
             .env("CSI_SANDBOX_DEPLOY_SECONDS", "0.5")
             .env("CSI_NOMAD_DOUBLE", support::nomad::binary())
             .stdin(Stdio::null())
@@ -118,6 +122,7 @@ impl Demo {
             dir,
             pg_port,
             nomad_port,
+            ssh_port,
             fifo,
             child,
             lines,
@@ -225,6 +230,8 @@ impl Demo {
             .envs(base_env(self.root()))
             .env("CSI_SANDBOX_PG_PORT", self.pg_port.to_string())
             .env("CSI_SANDBOX_NOMAD_PORT", self.nomad_port.to_string())
+            .env("CSI_SANDBOX_SSH_PORT", self.ssh_port.to_string())
+            .env("CSI_SANDBOX_WWW", self.root().join("www"))
             .env("CSI_NOMAD_DOUBLE", support::nomad::binary())
             .stdin(Stdio::null());
         command
@@ -447,7 +454,7 @@ fn base_env(root: &Path) -> Vec<(String, String)> {
 
 // The demo's tree: what it needs of the repository, with quicker waits in csi.hcl and
 // a git history (the packages tag of a start comes from git).
-fn copy_tree(into: &Path) {
+fn copy_tree(into: &Path, ssh_port: u16) {
     let repo = repo_root();
     for dir in ["scripts", "nomad", "patch", "terraform/sandbox"] {
         copy_dir(&repo.join(dir), &into.join(dir));
@@ -465,6 +472,14 @@ fn copy_tree(into: &Path) {
         r#"deploy_timeout = "20s""#,
         r#"deploy_timeout = "6s""#,
     );
+    // The web host: the test's own sshd port and web root.
+    let config = quicker(
+        &config,
+        "port             = 54622",
+        &format!("port             = {ssh_port}"),
+    );
+    let www = into.join("www");
+    let config = config.replace("/tmp/csi-sandbox-www", &www.to_string_lossy());
     std::fs::write(into.join("csi.hcl"), config).unwrap();
     let git = |args: &[&str]| {
         run_ok(
@@ -901,6 +916,28 @@ fn the_demo_rehearses_the_whole_runbook_on_the_sandbox() {
         "the broken upgrade had no migration: the ledger is as it was"
     );
 
+    demo.reach("dashboard-deployed");
+    let www = demo.root().join("www");
+    let live = std::fs::read_to_string(www.join("html/index.html")).unwrap();
+    assert!(live.contains("<p>build of "), "{live}");
+    let previous = std::fs::read_to_string(www.join("html.prev/index.html")).unwrap();
+    assert!(previous.contains("the version before csi"), "{previous}");
+    assert_eq!(
+        std::fs::read_dir(www.join("temp")).unwrap().count(),
+        0,
+        "the upload is removed once unpacked"
+    );
+
+    demo.reach("dashboard-rolled-back");
+    assert_eq!(
+        std::fs::read_to_string(www.join("html/index.html")).unwrap(),
+        previous
+    );
+    assert_eq!(
+        std::fs::read_to_string(www.join("html.prev/index.html")).unwrap(),
+        live
+    );
+
     demo.reach("stop-again");
     assert_eq!(demo.core_resources(), 0);
 
@@ -935,6 +972,8 @@ fn the_demo_rehearses_the_whole_runbook_on_the_sandbox() {
         ("db-patch", "ok"),
         ("upgrade", "ok"),
         ("upgrade", "rolled_back"),
+        ("deploy-dashboard", "ok"),
+        ("deploy-dashboard-rollback", "ok"),
         ("stop", "ok"),
     ];
     let expected: Vec<(String, String)> = expected

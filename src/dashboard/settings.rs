@@ -56,7 +56,10 @@ pub fn resolve(config: &LoadedConfig, env_name: &str) -> Result<DashboardSetting
     let base = config.base_dir();
     Ok(DashboardSettings {
         host: d.host.as_str().to_owned(),
-        user: d.user.as_str().to_owned(),
+        user: match &d.user {
+            Some(user) => user.as_str().to_owned(),
+            None => local_account()?,
+        },
         port: d.port,
         identity_file: local_path(base, &d.identity_file),
         known_hosts_file: d.known_hosts_file.as_deref().map(|p| local_path(base, p)),
@@ -77,4 +80,16 @@ fn local_path(base: &Path, path: &str) -> PathBuf {
         }
     }
     relative_to(base, path)
+}
+
+/// The name ssh logs in with when none is given: the local account's.
+fn local_account() -> Result<String, CsiError> {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .ok_or_else(|| {
+            usage("dashboard.user is not set and the local account has no name")
+                .with_hint("set dashboard.user in csi.hcl")
+        })
 }

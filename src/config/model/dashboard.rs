@@ -12,7 +12,8 @@ use serde::{Deserialize, Deserializer};
 pub struct DashboardFile {
     /// The web host (a name or an address), as ssh reaches it.
     pub host: SshWord,
-    pub user: SshWord,
+    /// The account csi logs in as; default: the local account's name, as ssh's own.
+    pub user: Option<SshWord>,
     #[serde(default = "default_port")]
     pub port: u16,
     /// The private key ssh authenticates with (relative to csi.hcl, or `~/...`).
