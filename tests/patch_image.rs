@@ -69,6 +69,63 @@ fn doctor_finds_and_fixes_a_pending_worker_pool_management() {
     assert!(text.contains("cpu    = 1000"), "file persisted");
     let again = bed.env.csi(&["env", "doctor", "sandbox"]);
     assert_eq!(again.code, 0, "{}", again.all_output());
+
+    // Someone puts it back to 1500 MHz by hand (purge, register again): the five others
+    // still hold their CPU, so it cannot be placed and doctor says so.
+    let (status, body) = bed.nomad.http("GET", "/v1/job/worker-pool-management", "");
+    assert_eq!(status, 200, "{body}");
+    let mut job: serde_json::Value = serde_json::from_str(&body).unwrap();
+    job["TaskGroups"][0]["Tasks"][0]["Resources"]["CPU"] = 1500.into();
+    let (status, body) = bed
+        .nomad
+        .http("DELETE", "/v1/job/worker-pool-management?purge=true", "");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = bed.nomad.http(
+        "POST",
+        "/v1/jobs",
+        &serde_json::json!({ "Job": job }).to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    wait_evaluations_done(&bed.nomad, "worker-pool-management");
+    let pending = bed.env.csi(&["env", "doctor", "sandbox"]);
+    assert_eq!(pending.code, 4, "{}", pending.all_output());
+    assert!(
+        pending.stdout.contains("worker-pool-management: pending"),
+        "{}",
+        pending.all_output()
+    );
+    assert!(
+        pending.stdout.contains("cpu exhausted"),
+        "{}",
+        pending.all_output()
+    );
+    let refix = bed.env.csi(&["env", "doctor", "sandbox", "--fix", "--yes"]);
+    assert_eq!(refix.code, 0, "{}", refix.all_output());
+    assert!(
+        refix
+            .all_output()
+            .contains("CPU lowered from 1500 to 1000 MHz (live job only"),
+        "{}",
+        refix.all_output()
+    );
+}
+
+/// Waits (up to 20 s) until none of the job's evaluations is still pending.
+fn wait_evaluations_done(nomad: &support::nomad::NomadDouble, job: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = nomad.http("GET", &format!("/v1/job/{job}/evaluations"), "");
+        assert_eq!(status, 200, "{body}");
+        let evals: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+        if !evals.is_empty() && evals.iter().all(|e| e["Status"] != "pending") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "evaluations of {job} still pending: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

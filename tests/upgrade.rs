@@ -466,3 +466,77 @@ fn a_migration_already_in_the_ledger_is_refused_at_preflight() {
     assert_eq!(bed.files(), files);
     assert_eq!(bed.running_images(), images);
 }
+
+#[test]
+fn nomad_refusing_the_rollout_leaves_the_upgrade_resumable_without_touching_a_service() {
+    let bed = Bed::new(&["--deploy-seconds", "1"]);
+    let (files, images) = (bed.files(), bed.running_images());
+    let versions: Vec<u64> = SERVICES
+        .iter()
+        .map(|(job, _)| bed.nomad.job_version(job))
+        .collect();
+    // Nomad answers reads (the preflight's drift check) but no plan or registration.
+    let earlier = bed.nomad.requests().len();
+    bed.nomad.inject("POST:/v1/job/*:503");
+    let sample = bed.sample();
+    let run = bed.upgrade(NEW_TAG, &[&sample], &["--yes"]);
+    assert_eq!(run.code, 1, "{}", run.all_output());
+    assert!(run.stderr.contains("503"), "{}", run.stderr);
+    // The operator is told what the upgrade left and how to go on.
+    for said in [
+        "stay applied (safety archive pre-upgrade-",
+        "no service touched",
+        "a run with the same arguments resumes",
+    ] {
+        assert!(run.stderr.contains(said), "{said:?} not in {}", run.stderr);
+    }
+    let after: Vec<u64> = SERVICES
+        .iter()
+        .map(|(job, _)| bed.nomad.job_version(job))
+        .collect();
+    assert_eq!(after, versions, "no job registered");
+    assert_eq!(bed.running_images(), images);
+    assert_eq!(bed.files(), files, "job files untouched");
+    let requests = bed.nomad.requests().split_off(earlier);
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.starts_with("POST /v1/job/") && !r.ends_with("/plan -> 503")),
+        "only failed plans: {requests:?}"
+    );
+    let archives = bed.archives();
+    assert_eq!(archives.len(), 1, "{archives:?}");
+    assert_eq!(bed.ledger().split(',').count(), 1, "migration applied once");
+    assert!(bed.has_note_column());
+
+    // Nomad back: the same command resumes at the rollout.
+    bed.nomad.http("DELETE", "/_double/faults", "");
+    let resumed = bed.upgrade(NEW_TAG, &[&sample], &["--yes"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.all_output());
+    assert!(
+        resumed.stderr.contains("resuming the upgrade")
+            && resumed.stderr.contains("next step: rollout"),
+        "{}",
+        resumed.stderr
+    );
+    assert_eq!(bed.archives(), archives, "no second safety backup");
+    assert_eq!(bed.ledger().split(',').count(), 1, "applied once");
+    assert!(
+        all_on(&bed.running_images(), NEW_TAG),
+        "{:?}",
+        bed.running_images()
+    );
+    assert!(bed.file_tags().iter().all(|t| t == NEW_TAG));
+    let steps = bed.journal_steps();
+    for once in [
+        "safety_backup",
+        "migration:0002_parent_jobs_operator_note.sql",
+        "rollout",
+    ] {
+        assert_eq!(
+            steps.iter().filter(|s| *s == once).count(),
+            1,
+            "{once}: {steps:?}"
+        );
+    }
+}

@@ -153,3 +153,64 @@ fn a_node_class_constraint_the_node_cannot_meet_blocks_placement() {
     assert!(!eval["BlockedEval"].as_str().unwrap().is_empty());
     assert_eq!(d.get("/v1/job/job-creation").json()["Status"], "pending");
 }
+
+#[test]
+fn a_purged_job_registered_again_beyond_capacity_stays_pending() {
+    let d = Double::start(&["--cpu-capacity", "2000"]);
+    let creation = with_task(&d.parse_fixture("job_creation.nomad"), None, Some(1000));
+    let wpm = with_task(
+        &d.parse_fixture("worker_pool_management.nomad"),
+        None,
+        Some(1000),
+    );
+    for job in [&creation, &wpm] {
+        let r = d.register_ok(job);
+        let dep = d.wait_deployment_terminal(&d.deployment_of_eval(r["EvalID"].as_str().unwrap()));
+        assert_eq!(dep["Status"], "successful");
+    }
+    let old_alloc = d.get("/v1/job/worker-pool-management/allocations").json()[0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // By hand: back to 1500 MHz, purge, and register at once (before the purge's
+    // evaluation is processed). job-creation still holds 1000 of the 2000 MHz.
+    let current = d.get("/v1/job/worker-pool-management").json();
+    let higher = with_task(&current, None, Some(1500));
+    let purge = d.delete("/v1/job/worker-pool-management?purge=true");
+    assert_eq!(purge.status, 200, "{}", purge.body);
+    let reg = d.post("/v1/jobs", &json!({"Job": higher}));
+    assert_eq!(reg.status, 200, "{}", reg.body);
+    let eval_id = reg.json()["EvalID"].as_str().unwrap().to_string();
+    let eval = d.wait_for(&format!("/v1/evaluation/{eval_id}"), |e| {
+        e["Status"] != "pending"
+    });
+    assert_eq!(
+        eval["FailedTGAllocs"]["worker-pool-management"]["DimensionExhausted"]["cpu"], 1,
+        "{eval}"
+    );
+    let blocked = d
+        .get(&format!(
+            "/v1/evaluation/{}",
+            eval["BlockedEval"].as_str().unwrap()
+        ))
+        .json();
+    assert_eq!(blocked["Status"], "blocked");
+
+    // The purged incarnation's allocation was stopped, not adopted by the new job.
+    let old = d.get(&format!("/v1/allocation/{old_alloc}")).json();
+    assert_eq!(
+        old["DesiredStatus"], "stop",
+        "the old allocation still runs"
+    );
+    assert_eq!(old["ClientStatus"], "complete");
+    let job = d.get("/v1/job/worker-pool-management").json();
+    assert_eq!(job["Status"], "pending");
+    assert_eq!(job["Version"], 0, "a new incarnation");
+    assert_eq!(
+        d.get("/v1/job/worker-pool-management/allocations").body,
+        "[]"
+    );
+    let stubs = d.get("/v1/jobs?prefix=worker-pool").json();
+    assert_eq!(stubs[0]["Status"], "pending");
+}

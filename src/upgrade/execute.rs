@@ -115,7 +115,9 @@ impl Steps<'_> {
                 Step::Rehearsal => self.rehearse_pending(progress).await?,
                 Step::SafetyBackup => self.safety_backup(progress).await?,
                 Step::Migration(i) => self.migrate(progress, i).await?,
-                Step::Rollout => super::rollout::run(self.runner, progress, self.op).await?,
+                Step::Rollout => super::rollout::run(self.runner, progress, self.op)
+                    .await
+                    .map_err(|e| rollout_stopped(e, progress))?,
             };
             progress.mark_done(step);
             progress::save(state_dir, progress)?;
@@ -230,6 +232,30 @@ fn migration_state(progress: &Progress, index: usize) -> String {
     }
 }
 
+/// A rollout that stopped without rolling back (Nomad refusing or unreachable, an
+/// interruption): what the database and the services are left in. A rollback's error
+/// already says it all.
+fn rollout_stopped(error: anyhow::Error, progress: &Progress) -> anyhow::Error {
+    if progress.state == State::RolledBack {
+        return error;
+    }
+    let migrations = match progress.applied_migrations().as_slice() {
+        [] => "no migration applied".to_owned(),
+        applied => format!(
+            "{} stay applied (safety archive {})",
+            applied.join(", "),
+            progress.safety_archive
+        ),
+    };
+    let services = if progress.files_written {
+        "the job files were rewritten and some services may run the new tag already \
+         (`csi env drift` shows which)"
+    } else {
+        "no service touched"
+    };
+    upgrade_stopped(error, &format!("{migrations}; {services}"))
+}
+
 /// The step's own error with what the upgrade left, and how to go on.
 fn upgrade_stopped(error: anyhow::Error, state: &str) -> anyhow::Error {
     let kind = crate::error::kind_of(&error);
@@ -237,7 +263,7 @@ fn upgrade_stopped(error: anyhow::Error, state: &str) -> anyhow::Error {
         Some(hint) => format!("{hint}; "),
         None => String::new(),
     };
-    CsiError::new(kind, format!("the upgrade stopped: {error}; {state}"))
+    CsiError::new(kind, format!("the upgrade stopped: {error:#}; {state}"))
         .with_hint(format!(
             "{hint}`csi env history --steps` shows every step; a run with the same arguments \
              resumes an upgrade that changed something, and --abandon gives it up"

@@ -30,17 +30,50 @@ pub fn process_eval(store: &mut Store, cfg: &Config, eval_id: &str, tx: &mut Tx,
         .job(&eval.namespace, &eval.job_id)
         .map(|r| r.job.clone());
     match job {
+        Some(job) if purged_before(&eval, &job) => {
+            let incarnation = u64_field(&job, "CreateIndex");
+            stop_job(store, eval, Scope::Before(incarnation), tx, now)
+        }
         Some(job) if !jobspec::is_stopped(&job) => reconcile(store, cfg, eval, &job, tx, now),
-        _ => stop_job(store, eval, job.is_some(), tx, now),
+        Some(_) => stop_job(store, eval, Scope::Job, tx, now),
+        None => stop_job(store, eval, Scope::Purged, tx, now),
     }
 }
 
-fn stop_job(store: &mut Store, mut eval: Evaluation, exists: bool, tx: &mut Tx, now: i64) {
+/// What a stopping evaluation stops.
+#[derive(Clone, Copy)]
+enum Scope {
+    /// The stopped job, which stays (and becomes `dead`).
+    Job,
+    /// Every incarnation of a purged job.
+    Purged,
+    /// The incarnations older than the given `CreateIndex`: the job was purged, then
+    /// registered again before this deregistration was processed. Nomad's scheduler
+    /// processes the purge within milliseconds, so the new job never inherits the old
+    /// allocations (nor their CPU).
+    Before(u64),
+}
+
+impl Scope {
+    fn covers(self, job_create_index: u64) -> bool {
+        match self {
+            Scope::Before(incarnation) => job_create_index < incarnation,
+            Scope::Job | Scope::Purged => true,
+        }
+    }
+}
+
+/// A deregistration evaluation made for an incarnation older than the current job.
+fn purged_before(eval: &Evaluation, job: &Value) -> bool {
+    eval.triggered_by == "job-deregister" && eval.job_modify_index < u64_field(job, "CreateIndex")
+}
+
+fn stop_job(store: &mut Store, mut eval: Evaluation, scope: Scope, tx: &mut Tx, now: i64) {
     let idx = tx.idx(store);
     let (ns, id) = (eval.namespace.clone(), eval.job_id.clone());
     let live: Vec<String> = store
         .allocs_of_job(&ns, &id)
-        .filter(|r| r.alloc.is_live())
+        .filter(|r| r.alloc.is_live() && scope.covers(r.alloc.job_create_index()))
         .map(|r| r.alloc.id.clone())
         .collect();
     for alloc_id in live {
@@ -54,7 +87,7 @@ fn stop_job(store: &mut Store, mut eval: Evaluation, exists: bool, tx: &mut Tx, 
     }
     let active: Vec<String> = store
         .deployments_of_job(&ns, &id)
-        .filter(|d| is_active(d))
+        .filter(|d| is_active(d) && scope.covers(d.job_create_index))
         .map(|d| d.id.clone())
         .collect();
     for dep_id in active {
@@ -67,9 +100,14 @@ fn stop_job(store: &mut Store, mut eval: Evaluation, exists: bool, tx: &mut Tx, 
             now,
         );
     }
-    cancel_blocked(store, &ns, &id, &eval.id, idx, now);
-    if exists {
-        store.set_job_status(&ns, &id, "dead", idx);
+    match scope {
+        Scope::Job => {
+            cancel_blocked(store, &ns, &id, &eval.id, idx, now);
+            store.set_job_status(&ns, &id, "dead", idx);
+        }
+        Scope::Purged => cancel_blocked(store, &ns, &id, &eval.id, idx, now),
+        // The new incarnation's evaluations are its own.
+        Scope::Before(_) => {}
     }
     eval.status = "complete".into();
     eval.snapshot_index = idx;

@@ -89,7 +89,10 @@ impl Store {
         job["SubmitTime"] = json!(now);
         job["Stable"] = json!(false);
         job["StatusDescription"] = json!("");
-        let live = self.allocs_of_job(ns, id).any(|r| r.alloc.is_live());
+        // A purged job's allocations (an older incarnation) are not this job's.
+        let live = self
+            .allocs_of_job(ns, id)
+            .any(|r| r.alloc.is_live() && r.alloc.job_create_index() == create_index);
         job["Status"] = json!(if jobspec::is_template_job(&job) || live {
             "running"
         } else {
