@@ -1,10 +1,7 @@
 //! Several services at once: their Nomad plans shown, then rolled out concurrently
 //! with one progress line each. Shared by `patch-image` and `upgrade`.
 
-use std::sync::Arc;
-
 use serde_json::json;
-use tokio::task::JoinSet;
 
 use super::{roll_out, PatchedFile, RolloutDisplay, RolloutOptions, ServicePlan};
 use crate::journal::Operation;
@@ -56,13 +53,12 @@ pub async fn roll_out_all(
     op: &Operation,
 ) -> Vec<(PatchedFile, Result<Outcome, NomadError>)> {
     let names: Vec<String> = plans.iter().map(|p| p.file.service.name.clone()).collect();
-    let display = Arc::new(RolloutDisplay::new(printer, &names));
-    let mut set = JoinSet::new();
-    for plan in plans {
-        let (client, display, op) = (client.clone(), display.clone(), op.clone());
-        set.spawn(async move {
+    let display = RolloutDisplay::new(printer, &names);
+    let rollouts = plans.into_iter().map(|plan| {
+        let display = &display;
+        async move {
             let name = plan.file.service.name.clone();
-            let outcome = roll_out(&client, &plan, options, &display, |version, eval| {
+            let outcome = roll_out(client, &plan, options, display, |version, eval| {
                 let _ = op.step(
                     "submitted",
                     json!({"service": name, "version": version, "eval": eval}),
@@ -70,14 +66,9 @@ pub async fn roll_out_all(
             })
             .await;
             (plan.file, outcome)
-        });
-    }
-    let mut results = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        if let Ok(result) = joined {
-            results.push(result);
         }
-    }
+    });
+    let mut results = futures::future::join_all(rollouts).await;
     display.finish();
     results.sort_by(|a, b| a.0.service.name.cmp(&b.0.service.name));
     results

@@ -11,7 +11,6 @@ mod template;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::task::JoinSet;
 
 use crate::error::{usage, CsiError};
 use crate::nomad::rollout::{self, Outcome, PlannedJob};
@@ -65,29 +64,19 @@ pub async fn plan_all(
     nomad: &NomadSettings,
     files: Vec<PatchedFile>,
 ) -> anyhow::Result<Vec<ServicePlan>> {
-    let mut set = JoinSet::new();
-    for (position, file) in files.into_iter().enumerate() {
+    let mut planning = Vec::new();
+    for file in files {
         let rendered = render_for_nomad(&file.service, &file.patched, nomad)?;
-        let client = client.clone();
-        set.spawn(async move {
-            let planned = rollout::plan(&client, &file.service.job_id, &rendered)
+        planning.push(async move {
+            let planned = rollout::plan(client, &file.service.job_id, &rendered)
                 .await
                 .map_err(|e| {
                     anyhow::Error::new(e).context(format!("planning {}", file.service.name))
-                });
-            (
-                position,
-                planned.map(|planned| ServicePlan { file, planned }),
-            )
+                })?;
+            Ok(ServicePlan { file, planned })
         });
     }
-    let mut plans = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        let (position, plan) = joined?;
-        plans.push((position, plan?));
-    }
-    plans.sort_by_key(|(position, _)| *position);
-    Ok(plans.into_iter().map(|(_, plan)| plan).collect())
+    futures::future::try_join_all(planning).await
 }
 
 /// What happened to one service.

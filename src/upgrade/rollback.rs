@@ -3,10 +3,7 @@
 //! the job file, the tag put back (byte for byte what it was). Services already on
 //! their previous tag (the failed one, reverted by its rollout) are left as they are.
 
-use std::sync::Arc;
-
 use serde::Serialize;
-use tokio::task::JoinSet;
 
 use super::execute::Runner;
 use super::progress::Progress;
@@ -36,12 +33,11 @@ pub async fn roll_back_all(runner: &Runner<'_>, progress: &Progress) -> Vec<Roll
         })
         .collect();
     let names: Vec<String> = services.iter().map(|(s, _)| s.name.clone()).collect();
-    let display = Arc::new(RolloutDisplay::new(runner.printer, &names));
-    let mut set = JoinSet::new();
-    for (service, tag) in services {
-        let (client, display, timeout) = (runner.nomad.clone(), display.clone(), runner.timeout);
-        set.spawn(async move {
-            let nomad = in_nomad(&client, &service, &tag, timeout, &display).await;
+    let display = RolloutDisplay::new(runner.printer, &names);
+    let rollbacks = services.into_iter().map(|(service, tag)| {
+        let display = &display;
+        async move {
+            let nomad = in_nomad(runner.nomad, &service, &tag, runner.timeout, display).await;
             let file = in_file(&service, &tag);
             let (nomad, mut error) = match nomad {
                 Ok(what) => (what, None),
@@ -57,14 +53,9 @@ pub async fn roll_back_all(runner: &Runner<'_>, progress: &Progress) -> Vec<Roll
                 file_restored: file.unwrap_or(false),
                 error,
             }
-        });
-    }
-    let mut back = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        if let Ok(result) = joined {
-            back.push(result);
         }
-    }
+    });
+    let mut back = futures::future::join_all(rollbacks).await;
     display.finish();
     back.sort_by(|a, b| a.service.cmp(&b.service));
     for b in &back {
