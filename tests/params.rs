@@ -377,32 +377,27 @@ fn list_and_dry_run_show_without_writing() {
     refused_with(&odd, 2, "NAME VALUE pairs");
 }
 
+const SET_VCPUS_TO_900: [&str; 6] = [
+    "env",
+    "params",
+    "sandbox",
+    "set",
+    "max_number_of_vcpus",
+    "900",
+];
+
 #[test]
 fn a_protected_environment_wants_its_name_typed_and_refuses_without_a_terminal() {
     let bed = bed(true);
     let before = bed.history_rows();
-    let run = bed.csi(&[
-        "env",
-        "params",
-        "sandbox",
-        "set",
-        "max_number_of_vcpus",
-        "900",
-    ]);
+    let run = bed.csi(&SET_VCPUS_TO_900);
     refused_with(&run, 3, "no terminal");
     assert_eq!(bed.value("max_number_of_vcpus"), "920");
     assert_eq!(bed.history_rows(), before);
 
     let wrong = answer_prompt(
         &bed.env,
-        &[
-            "env",
-            "params",
-            "sandbox",
-            "set",
-            "max_number_of_vcpus",
-            "900",
-        ],
+        &SET_VCPUS_TO_900,
         "type its name",
         "prod\n",
         || {},
@@ -412,14 +407,7 @@ fn a_protected_environment_wants_its_name_typed_and_refuses_without_a_terminal()
 
     let typed = answer_prompt(
         &bed.env,
-        &[
-            "env",
-            "params",
-            "sandbox",
-            "set",
-            "max_number_of_vcpus",
-            "900",
-        ],
+        &SET_VCPUS_TO_900,
         "type its name",
         "sandbox\n",
         || {},

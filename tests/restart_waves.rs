@@ -713,6 +713,15 @@ impl Drop for KillOnDrop {
     }
 }
 
+const RESTART_AFTER_3_DAYS: [&str; 6] = [
+    "env",
+    "restart-waves",
+    "sandbox",
+    "--downtime",
+    "3d",
+    "--yes",
+];
+
 #[test]
 fn a_custom_gate_sql_follows_the_contract() {
     let pg = TestPostgres::start();
@@ -730,16 +739,7 @@ fn a_custom_gate_sql_follows_the_contract() {
          WHERE name = $1 AND priority = 'nrt' AND last_status_id < 11
            AND creation_date < now() - interval '10 years';",
     ));
-    let run = env.csi(&[
-        "env",
-        "restart-waves",
-        "sandbox",
-        "--downtime",
-        "3d",
-        "--yes",
-        "--poll",
-        "50ms",
-    ]);
+    let run = env.csi(&[&RESTART_AFTER_3_DAYS[..], &["--poll", "50ms"]].concat());
     assert_eq!(run.code, 0, "{}", run.all_output());
     assert!(run.stdout.contains("gate values now:"), "{}", run.stdout);
     assert!(
@@ -759,14 +759,7 @@ fn a_custom_gate_sql_follows_the_contract() {
         "cosims",
         "SELECT count(*) FROM cosims.system_parameters_history",
     );
-    let run = env.csi(&[
-        "env",
-        "restart-waves",
-        "sandbox",
-        "--downtime",
-        "3d",
-        "--yes",
-    ]);
+    let run = env.csi(&RESTART_AFTER_3_DAYS);
     assert_eq!(run.code, 2, "{}", run.all_output());
     assert!(
         run.stderr.contains("boolean column `passed`"),
@@ -782,14 +775,7 @@ fn a_custom_gate_sql_follows_the_contract() {
         before
     );
     let env = TestEnv::new(&gate("SELECT nonsense FROM nowhere"));
-    let run = env.csi(&[
-        "env",
-        "restart-waves",
-        "sandbox",
-        "--downtime",
-        "3d",
-        "--yes",
-    ]);
+    let run = env.csi(&RESTART_AFTER_3_DAYS);
     assert_eq!(run.code, 2, "{}", run.all_output());
     assert!(run.stderr.contains("does not prepare"), "{}", run.stderr);
 }

@@ -25,20 +25,23 @@ fn disallowed_job_transition_writes_nothing_for_that_job() {
     let ids = format!("{done},{checked}");
     let before_done = bed.changes_of(done);
     let before_checked = bed.changes_of(checked);
+    let walk_to_ready = |flags: &[&str]| {
+        let mut args = vec![
+            "env",
+            "jobs",
+            "sandbox",
+            "set-status",
+            "--id",
+            &ids,
+            "--to",
+            "ready",
+        ];
+        args.extend_from_slice(flags);
+        bed.csi(&args)
+    };
 
     // --strict refuses the whole command: nothing written for either job.
-    let run = bed.csi(&[
-        "env",
-        "jobs",
-        "sandbox",
-        "set-status",
-        "--id",
-        &ids,
-        "--to",
-        "ready",
-        "--strict",
-        "--yes",
-    ]);
+    let run = walk_to_ready(&["--strict", "--yes"]);
     assert_eq!(run.code, 4, "{}", run.all_output());
     assert!(
         run.stderr
@@ -50,17 +53,7 @@ fn disallowed_job_transition_writes_nothing_for_that_job() {
     assert_eq!(bed.changes_of(checked), before_checked);
 
     // A dry run says exactly what would be written, and writes nothing.
-    let run = bed.csi(&[
-        "env",
-        "jobs",
-        "sandbox",
-        "set-status",
-        "--id",
-        &ids,
-        "--to",
-        "ready",
-        "--dry-run",
-    ]);
+    let run = walk_to_ready(&["--dry-run"]);
     assert_eq!(run.code, 0, "{}", run.all_output());
     assert!(
         run.stdout.contains(&format!(
@@ -83,17 +76,7 @@ fn disallowed_job_transition_writes_nothing_for_that_job() {
     assert_eq!(bed.changes_of(checked), before_checked);
 
     // Without --strict: the allowed job is walked, the other listed with the reason.
-    let run = bed.csi(&[
-        "env",
-        "jobs",
-        "sandbox",
-        "set-status",
-        "--id",
-        &ids,
-        "--to",
-        "ready",
-        "--yes",
-    ]);
+    let run = walk_to_ready(&["--yes"]);
     assert_eq!(run.code, 0, "{}", run.all_output());
     assert!(
         run.stderr.contains(&format!(
