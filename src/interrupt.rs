@@ -53,15 +53,15 @@ fn on_signal(received: Signal) {
     if CHILDREN.load(Ordering::SeqCst) > 0 {
         let (sender, _) = channel();
         if sender.borrow().is_some() {
-            eprintln!(
-                "csi: {received} again: still waiting for the running command to stop gracefully"
-            );
+            crate::output::signal_notice(&format!(
+                "{received} again: still waiting for the running command to stop gracefully"
+            ));
         }
         sender.send_replace(Some(received));
         return;
     }
     run_cleanups();
-    eprintln!("csi: interrupted by {received}");
+    crate::output::signal_notice(&format!("interrupted by {received}"));
     std::process::exit(130);
 }
 

@@ -4,6 +4,9 @@
 //! know nothing about the command line: `terraform`, `nomad`, `borg`, `database`,
 //! `journal`, `lock`, `prompts`, `output`, `process`.
 
+// Everything a person reads goes through the printer (`output`), which redacts secrets.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod borg;
 pub mod cli;
 pub mod commands;

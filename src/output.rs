@@ -116,6 +116,12 @@ impl Printer {
         self.paint(&Style::new().yellow().bold(), text)
     }
 
+    /// `--watch`: clear the terminal and go home before the next screen, like `watch`.
+    pub fn clear_screen(&self) {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\x1b[2J\x1b[H");
+    }
+
     fn paint(&self, style: &Style, text: &str) -> String {
         if self.color {
             style.apply_to(text).to_string()
@@ -128,4 +134,10 @@ impl Printer {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{}", redact(message));
     }
+}
+
+/// A line from the signal handler, which runs where no `Printer` is at hand.
+pub fn signal_notice(message: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "csi: {}", redact(message));
 }

@@ -18,8 +18,10 @@ use nix::unistd::Pid;
 use crate::interrupt;
 use crate::secret::{redact, Secret};
 
+mod detached;
 mod piped;
 
+pub use detached::spawn_detached;
 pub use piped::{enlarge_pipe, Finished, Killer, Running};
 
 const STDERR_TAIL_LINES: usize = 20;

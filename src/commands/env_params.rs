@@ -5,26 +5,15 @@ use serde_json::json;
 
 use super::Context;
 use crate::cli::{ParamsAction, ParamsArgs};
-use crate::error::{precondition, usage, CsiError, Kind};
+use crate::error::{precondition, usage};
 use crate::lock;
 use crate::operation;
 use crate::params::{self, shown, Catalog, Change};
 use crate::settings::Settings;
 
-/// The environment's database, for reading and writing its parameters.
-pub(super) async fn connect(settings: &Settings) -> anyhow::Result<tokio_postgres::Client> {
-    crate::database::connect(&settings.database, std::time::Duration::from_secs(10))
-        .await
-        .map_err(|e| {
-            CsiError::new(Kind::Precondition, format!("{e:#}"))
-                .with_hint("`csi env check` tests the database connection")
-                .into()
-        })
-}
-
 pub async fn run(ctx: &Context, args: ParamsArgs) -> anyhow::Result<()> {
     let settings = ctx.settings(&args.env)?;
-    let mut client = connect(&settings).await?;
+    let mut client = params::connect(&settings).await?;
     let catalog = Catalog::load(&client, &settings.database.schema).await?;
     match args.action {
         ParamsAction::List => list(ctx, &client, &catalog).await,

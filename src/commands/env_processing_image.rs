@@ -19,7 +19,7 @@ pub async fn run(ctx: &Context, args: ProcessingImageArgs) -> anyhow::Result<()>
         images::validate_reference(image)?;
     }
     let settings = ctx.settings(&args.env)?;
-    let mut client = super::env_params::connect(&settings).await?;
+    let mut client = crate::params::connect(&settings).await?;
     let catalog = Catalog::load(&client, &settings.database.schema).await?;
     let known = images::image_parameters(&catalog);
     if known.is_empty() {

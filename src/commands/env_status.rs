@@ -16,8 +16,7 @@ pub async fn run(ctx: &Context, args: crate::cli::StatusArgs) -> anyhow::Result<
             ctx.printer.json(&overview);
         } else {
             if args.watch {
-                // Clear the screen and go home, like `watch`.
-                eprint!("\x1b[2J\x1b[H");
+                ctx.printer.clear_screen();
             }
             render(&ctx.printer, &overview);
         }

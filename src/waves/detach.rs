@@ -4,11 +4,9 @@
 //! file in the state directory; the new process leaves the terminal's session first
 //! thing, so a hang-up or Ctrl-C there does not reach it.
 
+use anyhow::Context as _;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-use anyhow::Context as _;
 
 use super::live::LOG_FILE;
 
@@ -21,25 +19,13 @@ pub fn spawn(state_dir: &Path) -> anyhow::Result<(u32, PathBuf)> {
     let args = child_args(std::env::args_os().skip(1));
     fs_err::create_dir_all(state_dir)?;
     let log = state_dir.join(LOG_FILE);
-    let out = fs_err::OpenOptions::new()
+    let log_file = fs_err::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&log)?
-        .into_parts()
-        .0;
-    let err = out
-        .try_clone()
-        .with_context(|| format!("duplicating the handle of {}", log.display()))?;
-    let child = Command::new(&exe)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
+        .open(&log)?;
+    let out = log_file.into_parts().0;
+    let pid = crate::process::spawn_detached(&exe, &args, out)
         .with_context(|| format!("starting {} detached", exe.display()))?;
-    // Not waited for on purpose: it outlives this process and is reaped by init.
-    let pid = child.id();
-    drop(child);
     Ok((pid, log))
 }
 
