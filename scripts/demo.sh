@@ -8,8 +8,9 @@
 #   CSI_DEMO_NO_BUILD=1     no bootstrap and no cargo build: csi is taken from PATH,
 #                           the Nomad double from $CSI_NOMAD_DOUBLE
 #   CSI_SANDBOX_PG_PORT, CSI_SANDBOX_NOMAD_PORT
-#                           the sandbox's ports; csi follows them through PGPORT and
-#                           NOMAD_ADDR (csi.hcl has the default ones)
+#                           the sandbox's ports: csi.hcl names the default ones and
+#                           wins over PGPORT/NOMAD_ADDR, so the demo runs csi with a
+#                           copy of it that names these (.csi-ports.hcl, CSI_CONFIG)
 #   CSI_DEMO_STEP_GATE=FIFO after each step, its marker `::step <id>` goes to stdout and
 #                           the demo waits for a line on FIFO before going on
 set -euo pipefail
@@ -55,9 +56,12 @@ fi
 step "Bring the sandbox up: PostgreSQL with the cosims schema, borg with nightly dumps, module.cold applied"
 sandbox up
 if [[ -n "${CSI_SANDBOX_PG_PORT:-}${CSI_SANDBOX_NOMAD_PORT:-}" ]]; then
-  export PGPORT="${CSI_SANDBOX_PG_PORT:-55432}"
-  export NOMAD_ADDR="http://127.0.0.1:${CSI_SANDBOX_NOMAD_PORT:-54646}"
-  note "sandbox ports overridden: csi follows PGPORT=$PGPORT and NOMAD_ADDR=$NOMAD_ADDR"
+  pg_port="${CSI_SANDBOX_PG_PORT:-55432}"
+  nomad_addr="http://127.0.0.1:${CSI_SANDBOX_NOMAD_PORT:-54646}"
+  sed -e "s|^    port = 55432\$|    port = $pg_port|" \
+      -e "s|\"http://127.0.0.1:54646\"|\"$nomad_addr\"|" csi.hcl >.csi-ports.hcl
+  export CSI_CONFIG="$root/.csi-ports.hcl"
+  note "sandbox ports overridden: csi reads .csi-ports.hcl (PostgreSQL port $pg_port, Nomad $nomad_addr)"
 fi
 mark up
 

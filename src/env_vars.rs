@@ -13,6 +13,12 @@ pub const NOMAD_TOKEN: &str = "NOMAD_TOKEN";
 pub const NOMAD_NAMESPACE: &str = "NOMAD_NAMESPACE";
 pub const NOMAD_REGION: &str = "NOMAD_REGION";
 pub const NOMAD_CACERT: &str = "NOMAD_CACERT";
+pub const NOMAD_CAPATH: &str = "NOMAD_CAPATH";
+pub const NOMAD_CLIENT_CERT: &str = "NOMAD_CLIENT_CERT";
+pub const NOMAD_CLIENT_KEY: &str = "NOMAD_CLIENT_KEY";
+pub const NOMAD_TLS_SERVER_NAME: &str = "NOMAD_TLS_SERVER_NAME";
+pub const NOMAD_SKIP_VERIFY: &str = "NOMAD_SKIP_VERIFY";
+pub const NOMAD_HTTP_AUTH: &str = "NOMAD_HTTP_AUTH";
 
 pub const BORG_REPO: &str = "BORG_REPO";
 pub const BORG_PASSPHRASE: &str = "BORG_PASSPHRASE";

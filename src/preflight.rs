@@ -22,6 +22,8 @@ pub enum Status {
     Ok,
     Fail,
     Skip,
+    /// Not a check: where a setting came from (`env check` lists them first).
+    Info,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -54,6 +56,33 @@ fn one_line(err: &anyhow::Error) -> String {
         .next()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// One line per resolved setting: its value and where it came from (flag, csi.hcl,
+/// environment variable, default), secrets redacted.
+pub fn sources(settings: &Settings) -> Vec<Check> {
+    let resolved = serde_json::to_value(settings).unwrap_or_default();
+    settings
+        .origins
+        .iter()
+        .map(|(key, origin)| {
+            let value = key
+                .split('.')
+                .try_fold(&resolved, |v, part| v.get(part))
+                .filter(|v| !v.is_null())
+                .map(|v| match v {
+                    serde_json::Value::String(s) if s.contains('\n') => "(multi-line)".to_owned(),
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .unwrap_or_else(|| "(unset)".to_owned());
+            Check::new(
+                format!("setting {key}"),
+                Status::Info,
+                format!("{value} ({origin})"),
+            )
+        })
+        .collect()
 }
 
 /// Every check for the environment, the slow remote ones concurrently.

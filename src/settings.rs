@@ -1,5 +1,10 @@
-//! The values csi uses for one environment, resolved once: flags > environment
-//! variables > configuration file > defaults. Nothing else reads the environment.
+//! The values csi uses for one environment, resolved once: flags, then the
+//! configuration file, then environment variables, then defaults. What csi.hcl sets for an environment wins: an
+//! environment variable (`NOMAD_ADDR`, `PGHOST`, `BORG_REPO`, ...) only fills what the
+//! environment leaves unset, and one that disagrees with the file is reported
+//! (`Settings::ignored_env`), so that a shell exported for production never redirects
+//! another environment. Credentials still come from their variables and files.
+//! Nothing else reads the environment.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,8 +42,43 @@ pub struct Settings {
     /// Where `db-patch` rehearses: a PostgreSQL URL (its password registered as a
     /// secret, so never printed); None: a throwaway local cluster.
     pub scratch_database: Option<String>,
-    /// Where each overridable value came from (`file`, `default`, `env NAME`).
-    pub origins: BTreeMap<&'static str, String>,
+    /// Where each overridable value came from (`flag --x`, `csi.hcl`, `env var NAME`,
+    /// `default`).
+    pub origins: Origins,
+    /// One line per environment variable that was set but ignored because csi.hcl
+    /// sets the value otherwise (printed as a warning when settings are resolved).
+    pub ignored_env: Vec<String>,
+}
+
+/// Where each value came from, and the variables the file overrode.
+#[derive(Debug, Default, Serialize)]
+#[serde(transparent)]
+pub struct Origins {
+    map: BTreeMap<&'static str, String>,
+    #[serde(skip)]
+    ignored: Vec<String>,
+}
+
+impl Origins {
+    pub fn insert(&mut self, key: &'static str, origin: impl Into<String>) {
+        self.map.insert(key, origin.into());
+    }
+
+    pub fn get(&self, key: &str) -> Option<&String> {
+        self.map.get(key)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.map.iter().map(|(k, v)| (*k, v.as_str()))
+    }
+}
+
+/// The origin labels `show-settings` and `env check` print.
+pub const FROM_FILE: &str = "csi.hcl";
+pub const FROM_DEFAULT: &str = "default";
+
+fn from_var(var: &str) -> String {
+    format!("env var {var}")
 }
 
 #[derive(Debug, Serialize)]
@@ -58,13 +98,20 @@ pub struct TerraformSettings {
     pub tf_var_names: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct NomadSettings {
     pub address: Option<String>,
     pub token: Option<Secret>,
     pub namespace: Option<String>,
     pub region: Option<String>,
     pub ca_cert: Option<PathBuf>,
+    pub ca_path: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub tls_server_name: Option<String>,
+    pub skip_verify: bool,
+    /// `user:password` for HTTP basic authentication (NOMAD_HTTP_AUTH).
+    pub http_auth: Option<Secret>,
     pub template_values: BTreeMap<String, String>,
     pub template_files: BTreeMap<String, PathBuf>,
     pub tag_pattern: String,
@@ -147,8 +194,8 @@ pub fn resolve(
 ) -> Result<Settings, CsiError> {
     let env = environment(config, env_name)?;
     let base = config.base_dir();
-    let mut origins = BTreeMap::new();
-    let settings = Settings {
+    let mut origins = Origins::default();
+    let mut settings = Settings {
         config_path: config.path.clone(),
         env_name: env_name.to_owned(),
         protected: env.protected,
@@ -163,7 +210,9 @@ pub fn resolve(
         jobs: jobs(config, env)?,
         scratch_database: scratch_database(env)?,
         origins,
+        ignored_env: Vec::new(),
     };
+    settings.ignored_env = std::mem::take(&mut settings.origins.ignored);
     Ok(settings)
 }
 
@@ -181,31 +230,44 @@ pub fn environment<'a>(
     })
 }
 
-/// Picks the environment variable when set, else the file's value, and records which.
+/// Picks the file's value when it sets one, else the environment variable, and records
+/// which; a variable that disagrees with the file is noted as ignored.
 fn pick(
-    origins: &mut BTreeMap<&'static str, String>,
+    origins: &mut Origins,
     key: &'static str,
     var: &'static str,
     file: Option<String>,
 ) -> Option<String> {
-    if let Some(value) = env_vars::get(var) {
-        origins.insert(key, format!("env {var}"));
-        return Some(value);
+    let from_env = env_vars::get(var);
+    match (file, from_env) {
+        (Some(file), env) => {
+            if let Some(env) = env.filter(|env| *env != file) {
+                origins.ignored.push(format!(
+                    "ignoring {var}={env}: csi.hcl sets {key} = {file} for this environment"
+                ));
+            }
+            origins.insert(key, FROM_FILE);
+            Some(file)
+        }
+        (None, Some(env)) => {
+            origins.insert(key, from_var(var));
+            Some(env)
+        }
+        (None, None) => {
+            origins.insert(key, FROM_DEFAULT);
+            None
+        }
     }
-    if file.is_some() {
-        origins.insert(key, "file".into());
-    }
-    file
 }
 
 fn state_dir(
     config: &LoadedConfig,
     env: &EnvironmentFile,
     overrides: &Overrides,
-    origins: &mut BTreeMap<&'static str, String>,
+    origins: &mut Origins,
 ) -> Result<PathBuf, CsiError> {
     if let Some(dir) = &overrides.state_dir {
-        origins.insert("state_dir", "flag --state-dir".into());
+        origins.insert("state_dir", "flag --state-dir");
         return Ok(dir.clone());
     }
     let from_file = env.state_dir.as_ref().or(config.file.state_dir.as_ref());
@@ -217,7 +279,6 @@ fn state_dir(
     ) {
         return Ok(relative_to(config.base_dir(), &dir));
     }
-    origins.insert("state_dir", "default".into());
     let xdg = env_vars::get(env_vars::XDG_STATE_HOME)
         .map(PathBuf::from)
         .or_else(|| env_vars::get(env_vars::HOME).map(|h| Path::new(&h).join(".local/state")))
@@ -262,12 +323,12 @@ fn terraform(env: &EnvironmentFile, base: &Path) -> TerraformSettings {
 fn nomad(
     env: &EnvironmentFile,
     base: &Path,
-    origins: &mut BTreeMap<&'static str, String>,
+    origins: &mut Origins,
 ) -> Result<NomadSettings, CsiError> {
     let n = &env.nomad;
     let token = match env_vars::get(env_vars::NOMAD_TOKEN) {
         Some(token) => {
-            origins.insert("nomad.token", "env NOMAD_TOKEN".into());
+            origins.insert("nomad.token", from_var(env_vars::NOMAD_TOKEN));
             Some(Secret::new(token))
         }
         None => secret_file(base, n.token_file.as_deref(), "nomad.token_file")?,
@@ -298,6 +359,41 @@ fn nomad(
             n.ca_cert.clone(),
         )
         .map(|p| relative_to(base, &p)),
+        ca_path: pick(
+            origins,
+            "nomad.ca_path",
+            env_vars::NOMAD_CAPATH,
+            n.ca_path.clone(),
+        )
+        .map(|p| relative_to(base, &p)),
+        client_cert: pick(
+            origins,
+            "nomad.client_cert",
+            env_vars::NOMAD_CLIENT_CERT,
+            n.client_cert.clone(),
+        )
+        .map(|p| relative_to(base, &p)),
+        client_key: pick(
+            origins,
+            "nomad.client_key",
+            env_vars::NOMAD_CLIENT_KEY,
+            n.client_key.clone(),
+        )
+        .map(|p| relative_to(base, &p)),
+        tls_server_name: pick(
+            origins,
+            "nomad.tls_server_name",
+            env_vars::NOMAD_TLS_SERVER_NAME,
+            n.tls_server_name.clone(),
+        ),
+        skip_verify: skip_verify(origins, n.skip_verify)?,
+        http_auth: match env_vars::get(env_vars::NOMAD_HTTP_AUTH) {
+            Some(auth) => {
+                origins.insert("nomad.http_auth", from_var(env_vars::NOMAD_HTTP_AUTH));
+                Some(Secret::new(auth))
+            }
+            None => None,
+        },
         token,
         template_values: n.template_values.clone().into_iter().collect(),
         template_files: n
@@ -320,6 +416,25 @@ fn nomad(
         cpu_step: n.cpu_step.unwrap_or(DEFAULT_CPU_STEP),
         cpu_floor: n.cpu_floor.unwrap_or(DEFAULT_CPU_FLOOR),
     })
+}
+
+/// `nomad.skip_verify`, else NOMAD_SKIP_VERIFY read as the nomad CLI does (a Go bool).
+fn skip_verify(origins: &mut Origins, file: Option<bool>) -> Result<bool, CsiError> {
+    let text = pick(
+        origins,
+        "nomad.skip_verify",
+        env_vars::NOMAD_SKIP_VERIFY,
+        file.map(|b| b.to_string()),
+    );
+    match text.as_deref() {
+        None => Ok(false),
+        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
+        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
+        Some(other) => Err(
+            usage(format!("NOMAD_SKIP_VERIFY `{other}` is not a boolean"))
+                .with_hint("use true or false, or unset it"),
+        ),
+    }
 }
 
 /// Job files are relative to the environment's `nomad.jobs_dir` (default `nomad/`).
@@ -346,12 +461,12 @@ fn services(config: &LoadedConfig, env: &EnvironmentFile, base: &Path) -> Vec<Se
 fn database(
     env: &EnvironmentFile,
     base: &Path,
-    origins: &mut BTreeMap<&'static str, String>,
+    origins: &mut Origins,
 ) -> Result<DatabaseSettings, CsiError> {
     let d = &env.database;
     let password = match env_vars::get(env_vars::PGPASSWORD) {
         Some(p) => {
-            origins.insert("database.password", "env PGPASSWORD".into());
+            origins.insert("database.password", from_var(env_vars::PGPASSWORD));
             Some(Secret::new(p))
         }
         None => secret_file(base, d.password_file.as_deref(), "database.password_file")?,
@@ -391,7 +506,7 @@ fn database(
 fn borg(
     env: &EnvironmentFile,
     base: &Path,
-    origins: &mut BTreeMap<&'static str, String>,
+    origins: &mut Origins,
 ) -> Result<BorgSettings, CsiError> {
     let b = &env.borg;
     let max_backup_age = humantime::parse_duration(&b.max_backup_age).map_err(|e| {
@@ -439,17 +554,17 @@ fn waves(config: &LoadedConfig, env: &EnvironmentFile) -> Vec<Vec<String>> {
 fn restart(
     config: &LoadedConfig,
     env: &EnvironmentFile,
-    origins: &mut BTreeMap<&'static str, String>,
+    origins: &mut Origins,
 ) -> Result<RestartSettings, CsiError> {
     let own = env.restart.clone().unwrap_or_default();
     let top = config.file.restart.clone().unwrap_or_default();
     let gate_sql = match own.gate_sql.or(top.gate_sql) {
         Some(sql) => {
-            origins.insert("restart.gate_sql", "file".into());
+            origins.insert("restart.gate_sql", FROM_FILE);
             sql
         }
         None => {
-            origins.insert("restart.gate_sql", "default".into());
+            origins.insert("restart.gate_sql", FROM_DEFAULT);
             crate::waves::DEFAULT_GATE_SQL.to_owned()
         }
     };

@@ -185,6 +185,30 @@ fn stale_lock_is_reported_and_cleared_explicitly() {
 }
 
 #[test]
+fn unlock_reports_a_documented_json_result() {
+    let env = plain_prod_env();
+    plant_stale_lock(&env, "prod");
+    let json = |run: &support::csi::Run| -> serde_json::Value {
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.all_output()))
+    };
+    let dry = env.csi(&["env", "unlock", "prod", "--dry-run", "--output", "json"]);
+    assert_eq!(dry.code, 0, "{}", dry.all_output());
+    let dry = json(&dry);
+    assert_eq!(dry["environment"], "prod");
+    assert_eq!(dry["result"], "dry_run");
+    assert_eq!(dry["holder"]["user"], "alice");
+    let cleared = env.csi(&["env", "unlock", "prod", "--yes", "--output", "json"]);
+    assert_eq!(cleared.code, 0, "{}", cleared.all_output());
+    let cleared = json(&cleared);
+    assert_eq!(cleared["result"], "cleared");
+    assert_eq!(cleared["holder"]["command"], "csi env stop prod");
+    let again = env.csi(&["env", "unlock", "prod", "--yes", "--output", "json"]);
+    let again = json(&again);
+    assert_eq!(again["result"], "not_locked");
+    assert!(again["holder"].is_null());
+}
+
+#[test]
 fn configuration_errors_name_file_line_and_key() {
     let env = TestEnv::new(
         "environment \"prod\" {\n  terraform {\n    dir = \"t\"\n    configuration_var_file = \"c\"\n    secrets_var_file = \"s\"\n    parallelism = \"two\"\n  }\n}\n",
@@ -225,7 +249,7 @@ fn unknown_environment_names_the_known_ones() {
 }
 
 #[test]
-fn environment_variables_override_the_file() {
+fn the_file_wins_and_environment_variables_only_fill_what_it_leaves_unset() {
     let env = plain_prod_env();
     let run = env.csi_with(
         &["env", "show-settings", "prod"],
@@ -233,21 +257,95 @@ fn environment_variables_override_the_file() {
             ("NOMAD_ADDR", "http://nomad.example:4646"),
             ("PGPORT", "6543"),
             ("BORG_REPO", "/srv/borg"),
+            ("NOMAD_NAMESPACE", "ops"),
+            ("NOMAD_SKIP_VERIFY", "true"),
         ],
     );
     assert_eq!(run.code, 0, "{}", run.all_output());
     let s: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(s["nomad"]["address"], "http://nomad.example:4646");
-    assert_eq!(s["origins"]["nomad.address"], "env NOMAD_ADDR");
-    assert_eq!(s["database"]["port"], 6543);
-    assert_eq!(s["borg"]["repository"], "/srv/borg");
-    assert_eq!(s["origins"]["database.host"], "file");
-    let bad = env.csi_with(&["env", "show-settings", "prod"], &[("PGPORT", "nope")]);
+    assert_eq!(s["nomad"]["address"], "http://127.0.0.1:9");
+    assert_eq!(s["origins"]["nomad.address"], "csi.hcl");
+    assert_eq!(s["database"]["port"], 9);
+    assert_eq!(s["origins"]["database.port"], "csi.hcl");
+    assert_ne!(s["borg"]["repository"], "/srv/borg");
+    // What the file leaves unset, the variables fill, and say so.
+    assert_eq!(s["nomad"]["namespace"], "ops");
+    assert_eq!(s["origins"]["nomad.namespace"], "env var NOMAD_NAMESPACE");
+    assert_eq!(s["nomad"]["skip_verify"], true);
+    assert_eq!(s["origins"]["nomad.region"], "default");
+    // One line for each variable that disagrees with the file, none for the others.
+    for var in ["NOMAD_ADDR", "PGPORT", "BORG_REPO"] {
+        let lines: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| l.contains(&format!("ignoring {var}=")))
+            .collect();
+        assert_eq!(lines.len(), 1, "{var}: {}", run.stderr);
+        assert!(lines[0].contains("csi.hcl sets"), "{}", lines[0]);
+    }
+    assert!(!run.stderr.contains("NOMAD_NAMESPACE"), "{}", run.stderr);
+    let same = env.csi_with(
+        &["env", "show-settings", "prod"],
+        &[("NOMAD_ADDR", "http://127.0.0.1:9")],
+    );
+    assert!(!same.stderr.contains("ignoring"), "{}", same.stderr);
+    let bad = env.csi_with(
+        &["env", "show-settings", "prod"],
+        &[("NOMAD_SKIP_VERIFY", "maybe")],
+    );
     assert_eq!(bad.code, 2);
     assert!(
-        bad.stderr.contains("PGPORT `nope` is not a port number"),
+        bad.stderr
+            .contains("NOMAD_SKIP_VERIFY `maybe` is not a boolean"),
         "{}",
         bad.stderr
+    );
+}
+
+/// NOMAD_ADDR and PGHOST/PGPORT exported for another server (production, say) while
+/// csi works on the sandbox: nothing reaches that server, and csi says it ignored them.
+#[test]
+fn addresses_exported_for_another_server_receive_nothing() {
+    let bed = test_bed(None, false);
+    let decoy_nomad = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let decoy_pg = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    decoy_nomad.set_nonblocking(true).unwrap();
+    decoy_pg.set_nonblocking(true).unwrap();
+    let nomad_addr = format!("http://{}", decoy_nomad.local_addr().unwrap());
+    let pg_port = decoy_pg.local_addr().unwrap().port().to_string();
+    let run = bed.env.csi_with(
+        &["env", "check", "sandbox"],
+        &[
+            ("NOMAD_ADDR", nomad_addr.as_str()),
+            ("PGHOST", "127.0.0.1"),
+            ("PGPORT", pg_port.as_str()),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    for listener in [&decoy_nomad, &decoy_pg] {
+        let accepted = listener.accept();
+        assert!(
+            matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "something connected to the decoy {:?}: {}",
+            listener.local_addr(),
+            run.all_output()
+        );
+    }
+    assert!(
+        run.stderr.contains("ignoring NOMAD_ADDR="),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("ignoring PGPORT="), "{}", run.stderr);
+    // Every setting's line says where it came from.
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("setting nomad.address"))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(
+        line.starts_with("FROM") && line.ends_with("(csi.hcl)"),
+        "{line}"
     );
 }
 

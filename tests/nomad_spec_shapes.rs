@@ -364,6 +364,7 @@ fn the_double_answers_in_the_shapes_csi_decodes() {
             deploy_timeout: std::time::Duration::from_secs(10),
             cpu_step: 500,
             cpu_floor: 500,
+            ..Default::default()
         };
         let client =
             csi_ops::nomad::NomadClient::new(&settings, std::time::Duration::from_secs(10))

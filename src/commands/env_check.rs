@@ -6,7 +6,8 @@ use crate::preflight::{self, Status};
 
 pub async fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
     let settings = ctx.settings(env)?;
-    let checks = preflight::all(&settings).await;
+    let mut checks = preflight::sources(&settings);
+    checks.extend(preflight::all(&settings).await);
     if ctx.printer.is_json() {
         ctx.printer.json(&checks);
     } else {
@@ -15,6 +16,7 @@ pub async fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
                 Status::Ok => ctx.printer.ok_fail(true),
                 Status::Fail => ctx.printer.ok_fail(false),
                 Status::Skip => "SKIP".to_owned(),
+                Status::Info => "FROM".to_owned(),
             };
             ctx.printer
                 .data(&format!("{mark}  {:<26} {}", check.name, check.detail));

@@ -1,5 +1,7 @@
 //! `csi env unlock <env>`: clears a lock left by an operation that died. A live
-//! operation's lock is never cleared.
+//! operation's lock is never cleared. With `--output json` the result is one object:
+//! `{"environment", "result": "not_locked" | "cleared" | "dry_run", "holder"}` (the
+//! stale lock's holder, null when there was none); a live lock is an error (exit 4).
 
 use serde_json::json;
 
@@ -13,6 +15,7 @@ pub fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
         LockState::Free => {
             ctx.printer
                 .info(&format!("`{env}` is not locked; nothing to do"));
+            result(ctx, env, "not_locked", None);
             return Ok(());
         }
         LockState::Held { holder } => {
@@ -31,6 +34,7 @@ pub fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
     ));
     if ctx.global.dry_run {
         ctx.printer.info("dry run: the lock is left in place");
+        result(ctx, env, "dry_run", Some(&holder));
         return Ok(());
     }
     ctx.prompter
@@ -40,5 +44,17 @@ pub fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
         .start("unlock", json!({ "cleared": holder }))?;
     op.finish(Outcome::Ok, "stale lock cleared")?;
     ctx.printer.info(&format!("lock on `{env}` cleared"));
+    result(ctx, env, "cleared", Some(&holder));
     Ok(())
+}
+
+/// The documented JSON result (`--output json` only; the text output is the messages).
+fn result(ctx: &Context, env: &str, outcome: &str, holder: Option<&lock::LockInfo>) {
+    if ctx.printer.is_json() {
+        ctx.printer.json(&json!({
+            "environment": env,
+            "result": outcome,
+            "holder": holder,
+        }));
+    }
 }

@@ -59,6 +59,9 @@ impl Context {
         };
         let settings = settings::resolve(&config, env, &overrides)?;
         crate::terraform::varfile::register_secret_values(&settings.terraform.secrets_var_file);
+        for line in &settings.ignored_env {
+            self.printer.warn(line);
+        }
         Ok(settings)
     }
 }

@@ -107,6 +107,15 @@ pub struct NomadFile {
     pub namespace: Option<String>,
     pub region: Option<String>,
     pub ca_cert: Option<String>,
+    /// A folder of PEM CA certificates (as NOMAD_CAPATH).
+    pub ca_path: Option<String>,
+    /// The client certificate and key (PEM) for mutual TLS.
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
+    /// The name the server's certificate is checked against (e.g. server.global.nomad).
+    pub tls_server_name: Option<String>,
+    /// Accept any server certificate (as NOMAD_SKIP_VERIFY); never for production.
+    pub skip_verify: Option<bool>,
     /// A file holding the ACL token (never the token itself in this file).
     pub token_file: Option<String>,
     /// Where the services' job files are; default `nomad` next to csi.hcl.

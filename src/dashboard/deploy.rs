@@ -237,7 +237,11 @@ async fn put_back(
         .into();
     }
     remove(host, std::slice::from_ref(&plan.layout.new_dir), printer).await;
-    let _ = op.step("rolled_back", json!({"reason": reason}));
+    if let Err(e) = op.step("rolled_back", json!({"reason": reason})) {
+        printer.warn(&format!(
+            "the journal could not record the rollback (the web host is as before the deploy): {e:#}"
+        ));
+    }
     CsiError::new(
         Kind::RolledBack,
         format!(

@@ -125,7 +125,11 @@ pub async fn execute(
                     "verification failed ({reason}) and swapping again failed too: {e:#}"
                 ))
             })?;
-        let _ = op.step("rolled_back", json!({"reason": reason}));
+        if let Err(e) = op.step("rolled_back", json!({"reason": reason})) {
+            printer.warn(&format!(
+                "the journal could not record the swap back (the version live before the rollback is live): {e:#}"
+            ));
+        }
         return Err(CsiError::new(
             Kind::RolledBack,
             format!(

@@ -1,5 +1,7 @@
 //! An HTTP client for the Nomad API honouring NOMAD_ADDR, NOMAD_TOKEN (as the
-//! X-Nomad-Token header), NOMAD_NAMESPACE, NOMAD_REGION and NOMAD_CACERT.
+//! X-Nomad-Token header), NOMAD_NAMESPACE, NOMAD_REGION and the TLS settings the nomad
+//! CLI reads (NOMAD_CACERT, NOMAD_CAPATH, NOMAD_CLIENT_CERT/KEY, NOMAD_TLS_SERVER_NAME,
+//! NOMAD_SKIP_VERIFY) and NOMAD_HTTP_AUTH, all resolved in `settings`.
 
 use std::time::Duration;
 
@@ -8,12 +10,18 @@ use anyhow::Context as _;
 use crate::error::{usage, CsiError};
 use crate::settings::NomadSettings;
 
+mod tls;
+
 const TOKEN_HEADER: &str = "X-Nomad-Token";
 
 #[derive(Debug, Clone)]
 pub struct NomadClient {
     http: reqwest::Client,
     address: String,
+    /// Where requests go: the address, or with `tls_server_name` the address with that
+    /// name as its host (resolved to the address's own host, so that the certificate is
+    /// checked against the name).
+    base: String,
     token: Option<crate::secret::Secret>,
     namespace: Option<String>,
     region: Option<String>,
@@ -25,22 +33,18 @@ impl NomadClient {
             usage("no Nomad address for this environment")
                 .with_hint("set nomad.address in csi.hcl or NOMAD_ADDR")
         })?;
-        let mut builder = reqwest::Client::builder()
+        let address = address.trim_end_matches('/').to_owned();
+        let builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)));
-        if let Some(ca) = &settings.ca_cert {
-            let pem =
-                fs_err::read(ca).map_err(|e| usage(format!("cannot read NOMAD_CACERT: {e}")))?;
-            let cert = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| usage(format!("{} is not a PEM certificate: {e}", ca.display())))?;
-            builder = builder.add_root_certificate(cert);
-        }
+        let (builder, base) = tls::configure(builder, settings, &address)?;
         let http = builder
             .build()
             .map_err(|e| usage(format!("cannot set up the Nomad client: {e}")))?;
         Ok(NomadClient {
             http,
-            address: address.trim_end_matches('/').to_owned(),
+            address,
+            base,
             token: settings.token.clone(),
             namespace: settings.namespace.clone(),
             region: settings.region.clone(),
@@ -57,7 +61,7 @@ impl NomadClient {
 
     /// A request to the API with the token header and the namespace/region parameters.
     pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let mut request = self.http.request(method, format!("{}{path}", self.address));
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             request = request.header(TOKEN_HEADER, token.expose());
         }

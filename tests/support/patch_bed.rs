@@ -37,6 +37,7 @@ pub fn client(address: &str, token: Option<&str>) -> NomadClient {
         deploy_timeout: Duration::from_secs(20),
         cpu_step: 500,
         cpu_floor: 500,
+        ..Default::default()
     };
     NomadClient::new(&settings, Duration::from_secs(30)).unwrap()
 }
