@@ -149,7 +149,7 @@ impl Cmd {
     pub fn display(&self) -> String {
         let words = std::iter::once(&self.program)
             .chain(&self.args)
-            .map(|w| shell_quote(&w.to_string_lossy()))
+            .map(|w| shell_word(&w.to_string_lossy()))
             .collect::<Vec<_>>()
             .join(" ");
         redact(&words)
@@ -320,21 +320,42 @@ pub fn describe_status(status: ExitStatus) -> String {
     }
 }
 
-fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
+/// `word` as one POSIX shell word: for the logged command line, and for the scripts
+/// csi runs on remote hosts through ssh.
+pub fn shell_word(word: &str) -> String {
+    match shlex::try_quote(word) {
+        Ok(quoted) => quoted.into_owned(),
+        // A NUL cannot be passed to a shell at all; show it escaped rather than fail.
+        Err(_) => format!("'{}'", word.replace('\0', "\\0").replace('\'', r"'\''")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shell_word_reaches_the_shell_as_it_was() {
+        for word in [
+            "plain",
+            "",
+            "with space",
+            "it's",
+            "/srv/it's here",
+            "$(rm -rf /)",
+            "$HOME `id` \\ \"q\"",
+            "a\nb",
+            "-n",
+            "*",
+        ] {
+            let script = format!("printf %s {}", shell_word(word));
+            let out = std::process::Command::new("sh")
+                .args(["-c", &script])
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), word, "{script}");
+        }
+    }
 
     #[tokio::test]
     async fn failure_names_command_status_and_stderr_tail() {

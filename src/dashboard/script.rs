@@ -1,14 +1,10 @@
-//! The shell scripts run on the web host. Every path is single-quoted here; the paths
+//! The shell scripts run on the web host. Every path is quoted as one shell word here; the paths
 //! themselves were checked when csi.hcl was read (absolute, normalised, no control
 //! characters). Renames use `mv -T`, so a name that unexpectedly exists as a folder is
 //! never moved *into*.
 
 use super::layout::Step;
-
-/// `word` as one shell word.
-pub fn quote(word: &str) -> String {
-    format!("'{}'", word.replace('\'', r"'\''"))
-}
+use crate::process::shell_word as quote;
 
 /// A script as ssh's remote command: run by `sh` whatever the user's login shell is.
 pub fn remote_command(script: &str) -> String {
@@ -131,12 +127,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn odd_names_stay_one_word() {
-        assert_eq!(quote("/srv/it's here"), r"'/srv/it'\''s here'");
-        assert_eq!(quote("$(rm -rf /)"), "'$(rm -rf /)'");
-    }
-
-    #[test]
     fn a_failed_step_undoes_the_earlier_ones_newest_first() {
         let script = steps(&[
             Step::Rename {
@@ -148,10 +138,10 @@ mod tests {
                 b: "/w/h.new".into(),
             },
         ]);
-        let second = script.find("if ! exchange '/w/h' '/w/h.new'").unwrap();
+        let second = script.find("if ! exchange /w/h /w/h.new").unwrap();
         let undo = &script[second..];
         assert!(
-            undo.contains("mv -T -- '/w/h.prev.1' '/w/h.prev' || true"),
+            undo.contains("mv -T -- /w/h.prev.1 /w/h.prev || true"),
             "{script}"
         );
     }
