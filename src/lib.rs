@@ -7,6 +7,7 @@
 // Everything a person reads goes through the printer (`output`), which redacts secrets.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod atomic_file;
 pub mod borg;
 pub mod cli;
 pub mod commands;

@@ -157,7 +157,7 @@ pub fn save(state_dir: &Path, progress: &Progress) -> Result<(), CsiError> {
     let text = serde_json::to_string_pretty(progress).expect("progress encodes");
     fs_err::create_dir_all(state_dir)
         .map_err(|e| failed(format!("cannot create the state directory: {e}")))?;
-    crate::nomad::jobfile::write_atomically(&path, &format!("{text}\n"))
+    crate::atomic_file::write_atomically(&path, &format!("{text}\n"))
         .map_err(|e| failed(format!("cannot write {}: {e}", path.display())))
 }
 

@@ -145,10 +145,9 @@ pub struct LiveState {
 
 pub fn write_state(state_dir: &Path, state: &LiveState) -> Result<(), CsiError> {
     let path = state_dir.join(STATE_FILE);
-    let tmp = state_dir.join(format!("{STATE_FILE}.tmp"));
-    let text = serde_json::to_string_pretty(state).expect("live state encodes");
-    fs_err::write(&tmp, crate::secret::redact(&text))
-        .and_then(|_| fs_err::rename(&tmp, &path))
+    let text = serde_json::to_string_pretty(state)
+        .map_err(|e| failed(format!("cannot encode the restart state: {e}")))?;
+    crate::atomic_file::write_atomically(&path, &crate::secret::redact(&text))
         .map_err(|e| failed(format!("cannot write the restart state: {e}")))
 }
 

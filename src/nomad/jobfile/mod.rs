@@ -15,7 +15,6 @@
 //! Nothing here prints or knows about the command line; errors name the task and the
 //! line, and callers add the file path.
 
-mod atomic;
 mod diff;
 mod error;
 mod fallback;
@@ -30,7 +29,7 @@ mod strict;
 mod tag;
 mod tree;
 
-pub use atomic::write_atomically;
+pub use crate::atomic_file::write_atomically;
 pub use diff::unified_diff;
 pub use error::{JobFileError, TaskInfo};
 pub use images::{find_images, scan, scan_with, ImageRef, ParseMode, Scan};

@@ -1,4 +1,5 @@
-//! Replacing a file so that a crash leaves either the old or the new contents.
+//! Replacing a file so that a crash leaves either the old or the new contents: job
+//! files, and the state files that let an upgrade or a wave restart resume.
 
 use std::io::{self, Write as _};
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
