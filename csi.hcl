@@ -71,19 +71,40 @@ environment "prod" {
     openstack_project_id   = "5f0c8a1e2b7d4c39a6e1f0b2c3d4e5f6"
   }
 
+  # Production's topology (README, "Configuration"): csi runs on the admin VM tf-toto
+  # (reached with deployment/ssh_connect_to_admin.sh), or on a laptop through it.
+  # tf-tutu holds PostgreSQL 12 (localhost only, Debian defaults) and the borg
+  # repository; only ssh reaches them, as the operators do: ssh eouser@tf-tutu.
+  ssh {
+    host             = "tf-tutu"
+    user             = "eouser"
+    # From a laptop rather than from tf-toto: through the admin VM (its floating IP).
+    # jump           = "eouser@tf-toto.prod.hrsi.example"
+    identity_file    = "~/.ssh/hrsi_prod"
+    known_hosts_file = "~/.ssh/known_hosts_hrsi"
+  }
+
+  # tf-tete: reachable from tf-toto's network; from a laptop add over_ssh = true
+  # (a port forwarded through tf-tutu).
   nomad {
-    address = "http://tf-tete.prod.hrsi.example:4646"
+    address = "http://tf-tete:4646"
   }
 
+  # The database `postgres` holds the schema cosims (no CREATE DATABASE in the real
+  # system). Over ssh: tf-tutu's unix socket, forwarded; the role is eouser, peer-
+  # authenticated. One-time set-up on tf-tutu: sudo -u postgres createuser --superuser eouser
   database {
-    host = "tf-tutu.prod.hrsi.example"
-    port = 5432
-    user = "cosims_admin"
-    name = "cosims"
+    over_ssh = true
+    port     = 5432
+    user     = "eouser"
+    name     = "postgres"
   }
 
+  # Written by root (backupninja, 04:00): read and written through `sudo borg`.
   borg {
-    repository     = "ssh://borg@tf-tutu.prod.hrsi.example/var/backups/borg/cosims"
+    over_ssh       = true
+    repository     = "/backup/tf-tutu"
+    remote_path    = "sudo borg"
     archive_prefix = "pgdump_"
     max_backup_age = "26h"
   }
@@ -117,19 +138,30 @@ environment "test" {
     openstack_project_id   = "9a8b7c6d5e4f40312a1b2c3d4e5f6a7b"
   }
 
+  # The same topology as prod, in the test project.
+  ssh {
+    host             = "tf-tutu"
+    user             = "eouser"
+    # jump           = "eouser@tf-toto.test.hrsi.example"
+    identity_file    = "~/.ssh/hrsi_test"
+    known_hosts_file = "~/.ssh/known_hosts_hrsi_test"
+  }
+
   nomad {
-    address = "http://tf-tete.test.hrsi.example:4646"
+    address = "http://tf-tete:4646"
   }
 
   database {
-    host = "tf-tutu.test.hrsi.example"
-    port = 5432
-    user = "cosims_admin"
-    name = "cosims"
+    over_ssh = true
+    user     = "eouser"
+    name     = "postgres"
   }
 
   borg {
-    repository = "ssh://borg@tf-tutu.test.hrsi.example/var/backups/borg/cosims"
+    over_ssh       = true
+    repository     = "/backup/tf-tutu"
+    remote_path    = "sudo borg"
+    archive_prefix = "pgdump_"
   }
 
   # PLACEHOLDERS, as for prod.

@@ -24,6 +24,7 @@ pub const BORG_REPO: &str = "BORG_REPO";
 pub const BORG_PASSPHRASE: &str = "BORG_PASSPHRASE";
 pub const BORG_PASSCOMMAND: &str = "BORG_PASSCOMMAND";
 pub const BORG_RSH: &str = "BORG_RSH";
+pub const BORG_REMOTE_PATH: &str = "BORG_REMOTE_PATH";
 
 pub const PGHOST: &str = "PGHOST";
 pub const PGPORT: &str = "PGPORT";

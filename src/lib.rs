@@ -34,6 +34,7 @@ pub mod prompts;
 pub mod run;
 pub mod secret;
 pub mod settings;
+pub mod ssh;
 pub mod status;
 pub mod terraform;
 pub mod upgrade;

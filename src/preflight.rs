@@ -34,7 +34,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn new(name: impl Into<String>, status: Status, detail: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<String>, status: Status, detail: impl Into<String>) -> Self {
         Check {
             name: name.into(),
             status,

@@ -18,9 +18,11 @@ use nix::unistd::Pid;
 use crate::interrupt;
 use crate::secret::{redact, Secret};
 
+mod background;
 mod detached;
 mod piped;
 
+pub use background::Background;
 pub use detached::spawn_detached;
 pub use piped::{enlarge_pipe, Finished, Killer, Running};
 

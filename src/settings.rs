@@ -36,6 +36,9 @@ pub struct Settings {
     pub services: Vec<Service>,
     pub database: DatabaseSettings,
     pub borg: BorgSettings,
+    /// The host the database, the borg repository (and maybe Nomad) are reached
+    /// through, when the environment has an `ssh` block.
+    pub ssh: Option<SshSettings>,
     pub waves: Vec<Vec<String>>,
     pub restart: RestartSettings,
     pub jobs: JobsSettings,
@@ -48,6 +51,10 @@ pub struct Settings {
     /// One line per environment variable that was set but ignored because csi.hcl
     /// sets the value otherwise (printed as a warning when settings are resolved).
     pub ignored_env: Vec<String>,
+    /// The environment's ssh connection once `ssh::attach` opened it (the database,
+    /// borg and Nomad settings then point through it); closed when this is dropped.
+    #[serde(skip)]
+    pub transport: Option<std::sync::Arc<crate::ssh::Session>>,
 }
 
 /// Where each value came from, and the variables the file overrode.
@@ -119,6 +126,8 @@ pub struct NomadSettings {
     pub deploy_timeout: Duration,
     pub cpu_step: u32,
     pub cpu_floor: u32,
+    /// The address is reached through a port forwarded by the ssh host.
+    pub over_ssh: bool,
 }
 
 const DEFAULT_JOBS_DIR: &str = "nomad";
@@ -142,6 +151,24 @@ pub struct DatabaseSettings {
     pub service: Option<String>,
     pub schema: String,
     pub password: Option<Secret>,
+    /// PostgreSQL is reached through the ssh host's unix socket in `socket_dir`.
+    pub over_ssh: bool,
+    pub socket_dir: String,
+}
+
+/// Debian's (and the PGDG packages') socket folder.
+pub const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
+
+/// The environment's `ssh` block, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct SshSettings {
+    pub host: String,
+    pub user: String,
+    pub port: u16,
+    pub jump: Option<String>,
+    pub identity_file: Option<PathBuf>,
+    pub known_hosts_file: Option<PathBuf>,
+    pub strict_host_keys: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -153,6 +180,9 @@ pub struct BorgSettings {
     pub rsh: Option<String>,
     pub passphrase: Option<Secret>,
     pub passcommand: Option<String>,
+    /// The repository is a path on the ssh host, read through the ssh connection.
+    pub over_ssh: bool,
+    pub remote_path: Option<String>,
 }
 
 /// `csi env restart-waves`: the gate and how often it is evaluated.
@@ -205,12 +235,14 @@ pub fn resolve(
         services: services(config, env, base),
         database: database(env, base, &mut origins)?,
         borg: borg(env, base, &mut origins)?,
+        ssh: ssh(env, base)?,
         waves: waves(config, env),
         restart: restart(config, env, &mut origins)?,
         jobs: jobs(config, env)?,
         scratch_database: scratch_database(env)?,
         origins,
         ignored_env: Vec::new(),
+        transport: None,
     };
     settings.ignored_env = std::mem::take(&mut settings.origins.ignored);
     Ok(settings)
@@ -415,6 +447,7 @@ fn nomad(
         },
         cpu_step: n.cpu_step.unwrap_or(DEFAULT_CPU_STEP),
         cpu_floor: n.cpu_floor.unwrap_or(DEFAULT_CPU_FLOOR),
+        over_ssh: n.over_ssh,
     })
 }
 
@@ -500,6 +533,11 @@ fn database(
         schema: d.schema.clone(),
         port,
         password,
+        over_ssh: d.over_ssh,
+        socket_dir: d
+            .socket_dir
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SOCKET_DIR.to_owned()),
     })
 }
 
@@ -522,7 +560,14 @@ fn borg(
         env_vars::BORG_REPO,
         b.repository.clone(),
     )
-    .map(|repo| local_repository_path(base, &repo));
+    // Over ssh, the path is on the ssh host: never made relative to csi.hcl.
+    .map(|repo| {
+        if b.over_ssh {
+            repo
+        } else {
+            local_repository_path(base, &repo)
+        }
+    });
     Ok(BorgSettings {
         repository,
         archive_prefix: b.archive_prefix.clone(),
@@ -535,7 +580,49 @@ fn borg(
             env_vars::BORG_PASSCOMMAND,
             b.passcommand.clone(),
         ),
+        over_ssh: b.over_ssh,
+        remote_path: pick(
+            origins,
+            "borg.remote_path",
+            env_vars::BORG_REMOTE_PATH,
+            b.remote_path.clone(),
+        ),
     })
+}
+
+/// The `ssh` block, and what needs it: `over_ssh` without one is an error, and so is
+/// a database `host` next to `over_ssh` (which host would csi mean?).
+fn ssh(env: &EnvironmentFile, base: &Path) -> Result<Option<SshSettings>, CsiError> {
+    let wanted = [
+        ("database.over_ssh", env.database.over_ssh),
+        ("borg.over_ssh", env.borg.over_ssh),
+        ("nomad.over_ssh", env.nomad.over_ssh),
+    ];
+    if env.database.over_ssh && env.database.host.is_some() {
+        return Err(usage(
+            "database.over_ssh and database.host are both set: over ssh, PostgreSQL is the ssh host's unix socket",
+        )
+        .with_hint("remove database.host (the host is ssh.host; socket_dir names the socket's folder)"));
+    }
+    let Some(s) = &env.ssh else {
+        if let Some((key, _)) = wanted.iter().find(|(_, on)| *on) {
+            return Err(usage(format!("{key} is set but the environment has no ssh block"))
+                .with_hint("add `ssh { host = ..., user = ... }` to the environment (README, \"Configuration\")"));
+        }
+        return Ok(None);
+    };
+    Ok(Some(SshSettings {
+        host: s.host.as_str().to_owned(),
+        user: match &s.user {
+            Some(user) => user.as_str().to_owned(),
+            None => local_account("ssh.user")?,
+        },
+        port: s.port,
+        jump: s.jump.as_ref().map(|j| j.as_str().to_owned()),
+        identity_file: s.identity_file.as_deref().map(|p| local_path(base, p)),
+        known_hosts_file: s.known_hosts_file.as_deref().map(|p| local_path(base, p)),
+        strict_host_keys: s.strict_host_keys,
+    }))
 }
 
 fn waves(config: &LoadedConfig, env: &EnvironmentFile) -> Vec<Vec<String>> {
@@ -668,6 +755,31 @@ fn local_repository_path(base: &Path, repo: &str) -> String {
     } else {
         relative_to(base, repo).display().to_string()
     }
+}
+
+/// `~/x` is in the operator's home (as ssh would read it); other relative paths are
+/// relative to csi.hcl.
+pub fn local_path(base: &Path, path: &str) -> PathBuf {
+    if let Some(rest) = path.strip_prefix("~/") {
+        if let Some(home) = env_vars::get(env_vars::HOME) {
+            return Path::new(&home).join(rest);
+        }
+    }
+    relative_to(base, path)
+}
+
+/// The name ssh logs in with when none is given: the local account's.
+pub fn local_account(key: &str) -> Result<String, CsiError> {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .ok_or_else(|| {
+            usage(format!(
+                "{key} is not set and the local account has no name"
+            ))
+            .with_hint(format!("set {key} in csi.hcl"))
+        })
 }
 
 pub fn relative_to(base: &Path, path: &str) -> PathBuf {

@@ -33,6 +33,7 @@ struct ArchiveJson {
 
 impl Borg {
     pub fn new(settings: &BorgSettings) -> Result<Self, CsiError> {
+        crate::ssh::require_attached(settings.over_ssh, "the borg repository")?;
         let repository = settings.repository.clone().ok_or_else(|| {
             usage("no borg repository for this environment")
                 .with_hint("set borg.repository in csi.hcl or BORG_REPO")
@@ -40,6 +41,9 @@ impl Borg {
         let mut settings_env = Vec::new();
         if let Some(rsh) = &settings.rsh {
             settings_env.push((crate::env_vars::BORG_RSH, rsh.clone()));
+        }
+        if let Some(path) = &settings.remote_path {
+            settings_env.push((crate::env_vars::BORG_REMOTE_PATH, path.clone()));
         }
         if let Some(cmd) = &settings.passcommand {
             settings_env.push((crate::env_vars::BORG_PASSCOMMAND, cmd.clone()));

@@ -11,7 +11,7 @@ use crate::database::restore::{make_backup, Target};
 use crate::operation;
 
 pub async fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
-    let settings = ctx.settings(env)?;
+    let settings = ctx.reach(env).await?;
     let borg = Borg::new(&settings.borg)?;
     let target = Target::environment(&settings.database)?;
     let name = nightly_archive_name(&settings.borg.archive_prefix, Local::now());

@@ -21,7 +21,7 @@ struct Row {
 }
 
 pub async fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
-    let settings = ctx.settings(env)?;
+    let settings = ctx.reach(env).await?;
     let borg = Borg::new(&settings.borg)?;
     let archives = borg.list_with_sizes().await?;
     let prefix = &settings.borg.archive_prefix;

@@ -5,8 +5,21 @@ use crate::error::precondition;
 use crate::preflight::{self, Status};
 
 pub async fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
-    let settings = ctx.settings(env)?;
+    let mut settings = ctx.settings(env)?;
     let mut checks = preflight::sources(&settings);
+    if let Some(ssh) = &settings.ssh {
+        let name = format!("ssh {}@{}", ssh.user, ssh.host);
+        checks.push(
+            match crate::ssh::attach(&mut settings, &ctx.printer).await {
+                Ok(()) => preflight::Check::new(
+                    name,
+                    Status::Ok,
+                    "connected (one connection for the whole check)",
+                ),
+                Err(e) => preflight::Check::new(name, Status::Fail, e.message),
+            },
+        );
+    }
     checks.extend(preflight::all(&settings).await);
     if ctx.printer.is_json() {
         ctx.printer.json(&checks);

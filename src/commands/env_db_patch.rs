@@ -21,7 +21,7 @@ use crate::operation;
 pub const SAFETY_PREFIX: &str = crate::borg::PATCH_SAFETY_PREFIX;
 
 pub async fn run(ctx: &Context, args: DbPatchArgs) -> anyhow::Result<()> {
-    let settings = ctx.settings(&args.env)?;
+    let settings = ctx.reach(&args.env).await?;
     let target = Target::environment(&settings.database)?;
     if args.list {
         return list(ctx, &target).await;

@@ -21,7 +21,7 @@ enum Problem {
 }
 
 pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<()> {
-    let settings = ctx.settings(&args.env)?;
+    let settings = ctx.reach(&args.env).await?;
     let client = NomadClient::new(
         &settings.nomad,
         settings.nomad.deploy_timeout + std::time::Duration::from_secs(30),

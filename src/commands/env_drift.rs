@@ -7,7 +7,7 @@ use crate::error::{CsiError, Kind};
 use crate::nomad::NomadClient;
 
 pub async fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
-    let settings = ctx.settings(env)?;
+    let settings = ctx.reach(env).await?;
     let client = NomadClient::new(&settings.nomad, std::time::Duration::from_secs(10))?;
     let mut rows = Vec::new();
     for service in &settings.services {

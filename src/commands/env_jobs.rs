@@ -20,7 +20,7 @@ use crate::settings::Settings;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn run(ctx: &Context, args: JobsArgs) -> anyhow::Result<()> {
-    let settings = ctx.settings(&args.env)?;
+    let settings = ctx.reach(&args.env).await?;
     match args.action {
         JobsAction::List(list) => self::list(ctx, &settings, *list).await,
         JobsAction::SetStatus(set) => {

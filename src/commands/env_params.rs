@@ -12,7 +12,7 @@ use crate::params::{self, shown, Catalog, Change};
 use crate::settings::Settings;
 
 pub async fn run(ctx: &Context, args: ParamsArgs) -> anyhow::Result<()> {
-    let settings = ctx.settings(&args.env)?;
+    let settings = ctx.reach(&args.env).await?;
     let mut client = params::connect(&settings).await?;
     let catalog = Catalog::load(&client, &settings.database.schema).await?;
     match args.action {

@@ -17,7 +17,7 @@ use crate::settings::Settings;
 mod live;
 
 pub async fn run(ctx: &Context, args: PatchImageArgs) -> anyhow::Result<()> {
-    let settings = ctx.settings(&args.env)?;
+    let settings = ctx.reach(&args.env).await?;
     let (names, tag) = split_words(&args.words)?;
     jobfile::validate_tag(&tag, &settings.nomad.tag_pattern).map_err(|e| {
         usage(e.to_string())

@@ -41,7 +41,7 @@ pub async fn plan(ctx: &Context, args: PlanArgs) -> anyhow::Result<()> {
         PlanOperation::Stop => Direction::Stop,
         PlanOperation::Start => Direction::Start,
     };
-    let settings = ctx.settings(&args.env)?;
+    let settings = ctx.reach(&args.env).await?;
     plan_only(ctx, &settings, &request(direction, &args.plan)).await
 }
 
@@ -104,7 +104,7 @@ fn already(direction: Direction) -> &'static str {
 }
 
 async fn run(ctx: &Context, env: &str, request: PowerRequest) -> anyhow::Result<()> {
-    let settings = ctx.settings(env)?;
+    let settings = ctx.reach(env).await?;
     if ctx.global.dry_run {
         return plan_only(ctx, &settings, &request).await;
     }

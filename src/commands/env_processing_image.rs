@@ -18,7 +18,7 @@ pub async fn run(ctx: &Context, args: ProcessingImageArgs) -> anyhow::Result<()>
         // Before any connection: a bad reference is the operator's to fix.
         images::validate_reference(image)?;
     }
-    let settings = ctx.settings(&args.env)?;
+    let settings = ctx.reach(&args.env).await?;
     let mut client = crate::params::connect(&settings).await?;
     let catalog = Catalog::load(&client, &settings.database.schema).await?;
     let known = images::image_parameters(&catalog);

@@ -15,7 +15,7 @@ pub async fn run(ctx: &Context, args: RestartWavesArgs) -> anyhow::Result<()> {
     if args.detached_child {
         waves::detach::leave_the_terminal();
     }
-    let settings = ctx.settings(&args.env)?;
+    let settings = ctx.reach(&args.env).await?;
     let io = Io {
         printer: &ctx.printer,
         prompter: &ctx.prompter,

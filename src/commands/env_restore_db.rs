@@ -48,7 +48,7 @@ struct Plan {
 }
 
 pub async fn run(ctx: &Context, args: RestoreDbArgs) -> anyhow::Result<()> {
-    let settings = ctx.settings(&args.env)?;
+    let settings = ctx.reach(&args.env).await?;
     let target = match &args.to {
         Some(url) => Target::url(url, &settings.database.schema)?,
         None => Target::environment(&settings.database)?,

@@ -9,7 +9,7 @@ use crate::preflight::human_age;
 use crate::status::{self, Overview, Section};
 
 pub async fn run(ctx: &Context, args: crate::cli::StatusArgs) -> anyhow::Result<()> {
-    let settings = ctx.settings(&args.env)?;
+    let settings = ctx.reach(&args.env).await?;
     loop {
         let overview = status::collect(&settings, args.timeout).await;
         if ctx.printer.is_json() {

@@ -16,7 +16,7 @@ use crate::settings::Settings;
 use crate::upgrade::{self, progress, Prepared, Request, Runner, State};
 
 pub async fn run(ctx: &Context, args: UpgradeArgs) -> anyhow::Result<()> {
-    let settings = ctx.settings(&args.env)?;
+    let settings = ctx.reach(&args.env).await?;
     if args.abandon {
         return abandon(ctx, &settings).await;
     }

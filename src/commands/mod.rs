@@ -52,6 +52,14 @@ impl Context {
         Ok(config::load(&path)?)
     }
 
+    /// The settings with the environment's ssh connection open, for commands that
+    /// reach its database, borg repository or Nomad (a no-op without `over_ssh`).
+    pub async fn reach(&self, env: &str) -> anyhow::Result<Settings> {
+        let mut settings = self.settings(env)?;
+        crate::ssh::attach(&mut settings, &self.printer).await?;
+        Ok(settings)
+    }
+
     pub fn settings(&self, env: &str) -> anyhow::Result<Settings> {
         let config = self.config()?;
         let overrides = Overrides {

@@ -5,7 +5,9 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 mod dashboard;
+mod ssh;
 pub use dashboard::{DashboardFile, FileName, RemoteDir, SshWord};
+pub use ssh::{JumpHosts, SshFile};
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -46,6 +48,9 @@ pub struct EnvironmentFile {
     pub jobs: Option<JobsFile>,
     /// The web host of the dashboard (`csi env deploy-dashboard`).
     pub dashboard: Option<DashboardFile>,
+    /// The host the database and the borg repository live on, reached with ssh
+    /// (`database.over_ssh`, `borg.over_ssh`, `nomad.over_ssh`).
+    pub ssh: Option<SshFile>,
 }
 
 /// `jobs { pause = "2s", retry_from = [...], retry_to = [...] }` for `csi env jobs`.
@@ -134,6 +139,10 @@ pub struct NomadFile {
     pub cpu_step: Option<u32>,
     /// ...down to this floor.
     pub cpu_floor: Option<u32>,
+    /// Reach `address` through the environment's ssh host (a forwarded port): for a
+    /// Nomad that only the admin VM or the database host can reach.
+    #[serde(default)]
+    pub over_ssh: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -158,6 +167,12 @@ pub struct DatabaseFile {
     /// A PostgreSQL server where `db-patch` rehearses (a URL); default: a throwaway
     /// local cluster started for the rehearsal.
     pub scratch_database: Option<String>,
+    /// PostgreSQL listens on a unix socket of the environment's ssh host only: csi
+    /// forwards that socket over ssh (`host` must then be unset).
+    #[serde(default)]
+    pub over_ssh: bool,
+    /// With `over_ssh`: the socket's folder on the ssh host (Debian's default).
+    pub socket_dir: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,6 +186,13 @@ pub struct BorgFile {
     pub max_backup_age: String,
     pub rsh: Option<String>,
     pub passcommand: Option<String>,
+    /// The repository is a path on the environment's ssh host, read through the
+    /// environment's ssh connection.
+    #[serde(default)]
+    pub over_ssh: bool,
+    /// The borg run on the repository's host (BORG_REMOTE_PATH), e.g. `sudo borg` for
+    /// a repository root owns.
+    pub remote_path: Option<String>,
 }
 
 fn default_target() -> String {

@@ -1,14 +1,13 @@
 //! The environment's `dashboard` block, resolved: local paths made absolute, defaults
 //! applied. Remote paths were checked when the file was read (config::RemoteDir).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::config::{LoadedConfig, RemoteDir};
-use crate::env_vars;
 use crate::error::{usage, CsiError};
-use crate::settings::{environment, relative_to};
+use crate::settings::{environment, local_account, local_path};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DashboardSettings {
@@ -58,7 +57,7 @@ pub fn resolve(config: &LoadedConfig, env_name: &str) -> Result<DashboardSetting
         host: d.host.as_str().to_owned(),
         user: match &d.user {
             Some(user) => user.as_str().to_owned(),
-            None => local_account()?,
+            None => local_account("dashboard.user")?,
         },
         port: d.port,
         identity_file: local_path(base, &d.identity_file),
@@ -69,27 +68,4 @@ pub fn resolve(config: &LoadedConfig, env_name: &str) -> Result<DashboardSetting
         index: d.index.as_str().to_owned(),
         verify_url: d.verify_url.as_ref().map(|u| u.0.to_string()),
     })
-}
-
-/// `~/x` is in the operator's home (as ssh would read it); other relative paths are
-/// relative to csi.hcl.
-fn local_path(base: &Path, path: &str) -> PathBuf {
-    if let Some(rest) = path.strip_prefix("~/") {
-        if let Some(home) = env_vars::get(env_vars::HOME) {
-            return Path::new(&home).join(rest);
-        }
-    }
-    relative_to(base, path)
-}
-
-/// The name ssh logs in with when none is given: the local account's.
-fn local_account() -> Result<String, CsiError> {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .ok_or_else(|| {
-            usage("dashboard.user is not set and the local account has no name")
-                .with_hint("set dashboard.user in csi.hcl")
-        })
 }

@@ -118,36 +118,17 @@ impl WebHost {
     fn failure_any(&self, err: anyhow::Error, what: &str) -> anyhow::Error {
         let text = format!("{err:#}");
         let mut error = CsiError::new(
-            kind_of_ssh_failure(&text),
+            crate::ssh::failure_kind(&text),
             format!(
                 "{what} on {} failed: {}",
                 self.destination(),
-                one_line(&text)
+                crate::ssh::one_line(&text)
             ),
         );
         if let Some(hint) = hint_for(&text, &self.settings) {
             error = error.with_hint(hint);
         }
         error.into()
-    }
-}
-
-/// Connection and authentication problems are preconditions (nothing was changed);
-/// anything else that went wrong remotely is a failure.
-fn kind_of_ssh_failure(text: &str) -> Kind {
-    let unreachable = [
-        "Host key verification failed",
-        "Permission denied",
-        "Connection refused",
-        "Connection timed out",
-        "Could not resolve hostname",
-        "No route to host",
-        "exit status 255",
-    ];
-    if unreachable.iter().any(|n| text.contains(n)) {
-        Kind::Precondition
-    } else {
-        Kind::Failed
     }
 }
 
@@ -172,14 +153,6 @@ fn hint_for(text: &str, s: &DashboardSettings) -> Option<String> {
         ));
     }
     None
-}
-
-fn one_line(text: &str) -> String {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// `Key="path"`: ssh splits option values on whitespace unless quoted.

@@ -10,6 +10,7 @@ pub async fn connect(
     settings: &DatabaseSettings,
     timeout: Duration,
 ) -> anyhow::Result<tokio_postgres::Client> {
+    crate::ssh::require_attached(settings.over_ssh, "the database")?;
     let mut config = tokio_postgres::Config::new();
     config
         .host(settings.host.as_deref().unwrap_or("localhost"))

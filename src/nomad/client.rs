@@ -29,6 +29,7 @@ pub struct NomadClient {
 
 impl NomadClient {
     pub fn new(settings: &NomadSettings, timeout: Duration) -> Result<Self, CsiError> {
+        crate::ssh::require_attached(settings.over_ssh, "Nomad")?;
         let address = settings.address.clone().ok_or_else(|| {
             usage("no Nomad address for this environment")
                 .with_hint("set nomad.address in csi.hcl or NOMAD_ADDR")

@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 pub mod borg;
 pub mod csi;
+pub mod db_host;
 pub mod db_patch_bed;
 pub mod http;
 pub mod jobs_bed;

@@ -98,6 +98,9 @@ pub(crate) fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
 pub struct TestPostgres {
     dir: tempfile::TempDir,
     port: u16,
+    /// Where clients connect: 127.0.0.1, or the socket folder once the cluster is a
+    /// unix-socket-only "database host" (support::db_host).
+    host: String,
 }
 
 impl TestPostgres {
@@ -115,7 +118,11 @@ impl TestPostgres {
             .tempdir_in(&base)
             .expect("create a temporary directory for PostgreSQL");
         // From here on, Drop cleans up whatever got started.
-        let mut pg = TestPostgres { dir, port: 0 };
+        let mut pg = TestPostgres {
+            dir,
+            port: 0,
+            host: "127.0.0.1".to_owned(),
+        };
         let mut failures = Vec::new();
         for _attempt in 0..4 {
             pg.port = free_port();
@@ -145,7 +152,12 @@ impl TestPostgres {
     }
 
     pub fn host(&self) -> &str {
-        "127.0.0.1"
+        &self.host
+    }
+
+    /// Clients connect through the unix socket from now on (see support::db_host).
+    pub fn use_unix_socket(&mut self) {
+        self.host = self.dir.path().display().to_string();
     }
 
     /// The superuser to connect as (`postgres`, trusted, no password).

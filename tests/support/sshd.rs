@@ -92,6 +92,11 @@ impl TestSshd {
         self.port
     }
 
+    /// The listening sshd (each connection is served by a child of it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }

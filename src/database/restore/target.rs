@@ -31,6 +31,7 @@ pub struct Target {
 
 impl Target {
     pub fn environment(settings: &DatabaseSettings) -> Result<Self, CsiError> {
+        crate::ssh::require_attached(settings.over_ssh, "the database")?;
         let dbname = settings.name.clone().ok_or_else(|| {
             usage("no database name for this environment")
                 .with_hint("set database.name in csi.hcl or PGDATABASE")
@@ -91,6 +92,8 @@ impl Target {
             service: self.service.clone(),
             schema: self.schema.clone(),
             password: self.password.clone(),
+            over_ssh: false,
+            socket_dir: crate::settings::DEFAULT_SOCKET_DIR.to_owned(),
         }
     }
 
