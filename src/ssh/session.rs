@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::diagnose;
 use crate::error::{precondition, CsiError, Kind};
-use crate::process::{Background, Cmd, ProcessError};
+use crate::process::{shell_word, Background, Cmd, ProcessError};
 use crate::settings::SshSettings;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(40);
@@ -317,19 +317,6 @@ fn bracket(host: &str) -> String {
         format!("[{host}]")
     } else {
         host.to_owned()
-    }
-}
-
-/// A word for a shell-like split (borg splits BORG_RSH with shlex).
-fn shell_word(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 
