@@ -244,3 +244,29 @@ fn a_remote_repository_on_a_non_standard_port_is_read_with_borg_rsh() {
     assert!(run.stdout.contains(&nightly), "{}", run.stdout);
     assert!(sshd.log().contains("Accepted publickey"), "{}", sshd.log());
 }
+
+/// Nomad behind the ssh host (a laptop reaching tf-tete through the VMs): a loopback
+/// port forwarded by the same connection.
+#[test]
+fn nomad_is_reached_through_a_port_the_connection_forwards() {
+    let (bed, host) = ssh_bed();
+    host.give_repository(bed.borg.path());
+    let nomad = support::nomad::NomadDouble::start(&[]);
+    let config = std::fs::read_to_string(&bed.env.config).unwrap().replace(
+        "    address = \"http://127.0.0.1:9\"\n",
+        &format!(
+            "    address  = \"{}\"\n    over_ssh = true\n",
+            nomad.address
+        ),
+    );
+    bed.set_config(&config);
+    let check = bed.csi(&["env", "check", ENV]);
+    let line = check
+        .stdout
+        .lines()
+        .find(|l| l.contains("nomad reachable"))
+        .unwrap_or_else(|| panic!("{}", check.all_output()))
+        .to_owned();
+    assert!(line.starts_with("OK"), "{}", check.all_output());
+    assert!(!nomad.requests().is_empty(), "the double saw no request");
+}
