@@ -31,7 +31,8 @@ fn a_restore_over_ssh_brings_back_the_archive_and_keeps_the_repository_its_owner
     let nightly = bed.nightly("2026-11-20T04:00:00");
     host.give_repository(bed.borg.path());
     bed.psql("DELETE FROM cosims.gfsc_jobs WHERE id > 20; UPDATE cosims.system_parameters SET max_number_of_vcpus = 1;");
-    assert_ne!(bed.snapshot(), archived);
+    let changed = bed.snapshot();
+    assert_ne!(changed, archived);
 
     let check = bed.csi(&["env", "check", ENV]);
     let line = |name: &str| {
@@ -77,6 +78,21 @@ fn a_restore_over_ssh_brings_back_the_archive_and_keeps_the_repository_its_owner
     assert!(
         foreign.is_empty(),
         "files not owned by {REPO_OWNER}: {foreign:?}"
+    );
+
+    // The safety dump (this machine's pg_dumpall, through the forwarded socket) loads
+    // back into the server and brings back the state before the restore.
+    let safety = bed
+        .archives()
+        .into_iter()
+        .find(|a| a.starts_with("pre-restore-"))
+        .unwrap();
+    let back = bed.restore(&safety, &["--no-safety-backup"]);
+    assert_eq!(back.code, 0, "{}", back.all_output());
+    assert_eq!(
+        bed.snapshot(),
+        changed,
+        "the safety dump does not load back"
     );
 }
 

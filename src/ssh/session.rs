@@ -238,11 +238,6 @@ impl Session {
             .unwrap_or_default()
     }
 
-    /// The master is still connected (a dropped connection ends it).
-    pub fn is_alive(&mut self) -> bool {
-        self.master.as_mut().is_some_and(|m| m.exited().is_none())
-    }
-
     /// An error naming the host, what ssh said and what to do.
     pub fn failure(&self, text: &str, what: &str) -> CsiError {
         let s = &self.settings;
@@ -317,12 +312,5 @@ fn bracket(host: &str) -> String {
         format!("[{host}]")
     } else {
         host.to_owned()
-    }
-}
-
-impl Session {
-    /// The argv a process wrapper would show for the master (for tests and logs).
-    pub fn master_display(&self) -> Option<&str> {
-        self.master.as_ref().map(|m| m.display())
     }
 }
