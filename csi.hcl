@@ -184,6 +184,8 @@ environment "sandbox" {
     binary                 = "tools/bin/tofu"
     configuration_var_file = "sandbox_env_configuration.tfvars"
     secrets_var_file       = "sandbox_env_secrets.tfvars"
+    # The local state of this environment, outside the tree's tracked files.
+    state_file             = ".sandbox/state/sandbox/terraform.tfstate"
   }
 
   nomad {

@@ -57,6 +57,10 @@ BACKUP_DAYS=4
 
 TF_DIR="$ROOT/terraform/sandbox"
 TF_LOG="$SANDBOX/tofu.log"
+# The sandbox environment's own state and terraform data, outside the tracked tree,
+# where csi keeps them too (csi.hcl: state_dir, terraform.state_file).
+TF_STATE="$SANDBOX/state/sandbox/terraform.tfstate"
+export TF_DATA_DIR="$SANDBOX/state/sandbox/terraform"
 
 NOMAD_HOST="127.0.0.1"
 NOMAD_PORT="${CSI_SANDBOX_NOMAD_PORT:-54646}"
@@ -227,7 +231,9 @@ tf_up() {
     mkdir -p "$SANDBOX"
     : >"$TF_LOG"
     export TF_IN_AUTOMATION=1
-    if ! "$tofu" -chdir="$TF_DIR" init -input=false -no-color >>"$TF_LOG" 2>&1; then
+    mkdir -p "$TF_DATA_DIR"
+    if ! "$tofu" -chdir="$TF_DIR" init -input=false -no-color \
+        -backend-config=path="$TF_STATE" >>"$TF_LOG" 2>&1; then
         tail -n 20 "$TF_LOG" >&2
         die "$(basename -- "$tofu") init failed (log: ${TF_LOG#"$ROOT"/})"
     fi
@@ -235,7 +241,8 @@ tf_up() {
         -target=module.cold \
         -var-file=sandbox_env_configuration.tfvars \
         -var-file=sandbox_env_secrets.tfvars \
-        -var=csi_packages_tag=sandbox >>"$TF_LOG" 2>&1; then
+        -var=csi_packages_tag=sandbox \
+        -var=csi_environment=sandbox >>"$TF_LOG" 2>&1; then
         tail -n 20 "$TF_LOG" >&2
         die "$(basename -- "$tofu") apply -target=module.cold failed (log: ${TF_LOG#"$ROOT"/})"
     fi
@@ -254,7 +261,7 @@ tf_status() {
         say "terraform: ${TF_DIR#"$ROOT"/} does not exist"
         return
     fi
-    if [[ ! -f "$TF_DIR/terraform.tfstate" ]]; then
+    if [[ ! -f "$TF_STATE" ]]; then
         say "terraform: no state yet"
         return
     fi
@@ -271,10 +278,9 @@ tf_status() {
 
 tf_reset() {
     [[ -d "$TF_DIR" ]] || return 0
-    rm -rf -- "$TF_DIR/.terraform"
-    rm -f -- "$TF_DIR/terraform.tfstate" "$TF_DIR"/terraform.tfstate.* \
-        "$TF_DIR/.terraform.lock.hcl" "$TF_DIR/.terraform.tfstate.lock.info" \
-        "$TF_DIR/sandbox_env_secrets.tfvars"
+    rm -rf -- "$TF_DIR/.terraform" "$TF_DATA_DIR"
+    rm -f -- "$TF_STATE" "$TF_STATE".* "$(dirname -- "$TF_STATE")/.terraform.tfstate.lock.info" \
+        "$TF_DIR/.terraform.lock.hcl" "$TF_DIR/sandbox_env_secrets.tfvars"
     say "terraform: sandbox state, .terraform and secrets file removed"
 }
 

@@ -103,6 +103,24 @@ pub struct TerraformSettings {
     pub packages_tag: String,
     /// Names (never values) of TF_VAR_* variables terraform will also see.
     pub tf_var_names: Vec<String>,
+    /// Where the state lives: a local file of this environment, or the backend file.
+    pub state: StateLocation,
+    pub packages_location: Option<String>,
+    /// terraform's working data (`TF_DATA_DIR`: providers, modules, the backend
+    /// initialised), this environment's own, under its state directory.
+    pub data_dir: PathBuf,
+}
+
+/// Where an environment's terraform state is kept.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StateLocation {
+    /// The local backend, at this file (`-backend-config=path=...`).
+    LocalFile(PathBuf),
+    /// A remote backend configured by this file (`-backend-config=FILE`).
+    BackendConfig(PathBuf),
+    /// Neither configured: whatever the tree's backend block says.
+    TreeDefault,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -225,12 +243,13 @@ pub fn resolve(
     let env = environment(config, env_name)?;
     let base = config.base_dir();
     let mut origins = Origins::default();
+    let state_dir = state_dir(config, env, overrides, &mut origins)?.join(env_name);
     let mut settings = Settings {
         config_path: config.path.clone(),
         env_name: env_name.to_owned(),
         protected: env.protected,
-        state_dir: state_dir(config, env, overrides, &mut origins)?.join(env_name),
-        terraform: terraform(env, base),
+        terraform: terraform(env, base, &state_dir)?,
+        state_dir,
         nomad: nomad(env, base, &mut origins)?,
         services: services(config, env, base),
         database: database(env, base, &mut origins)?,
@@ -321,15 +340,44 @@ fn state_dir(
     Ok(xdg.join("csi"))
 }
 
-fn terraform(env: &EnvironmentFile, base: &Path) -> TerraformSettings {
+fn terraform(
+    env: &EnvironmentFile,
+    base: &Path,
+    state_dir: &Path,
+) -> Result<TerraformSettings, CsiError> {
     let tf = &env.terraform;
+    // Absolute once: terraform runs with -chdir into the tree, where a path relative
+    // to the operator's directory would point elsewhere.
+    let absolute = |path: &Path| {
+        let path = if path.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            path
+        };
+        std::path::absolute(path).map_err(|e| {
+            usage(format!("cannot resolve the path {}: {e}", path.display()))
+                .with_hint("run csi from an existing directory")
+        })
+    };
+    let base = &absolute(base)?;
     let dir = relative_to(base, &tf.dir);
+    let state = match (&tf.state_file, &tf.backend_config) {
+        (Some(_), Some(_)) => {
+            return Err(usage(
+                "terraform.state_file and terraform.backend_config are both set: choose one",
+            )
+            .with_hint("state_file for a local state, backend_config for the remote (S3) one"))
+        }
+        (Some(file), None) => StateLocation::LocalFile(relative_to(base, file)),
+        (None, Some(file)) => StateLocation::BackendConfig(relative_to(&dir, file)),
+        (None, None) => StateLocation::TreeDefault,
+    };
     let mut tf_var_names: Vec<String> = std::env::vars_os()
         .filter_map(|(name, _)| name.into_string().ok())
         .filter(|name| name.starts_with(env_vars::TF_VAR_PREFIX))
         .collect();
     tf_var_names.sort();
-    TerraformSettings {
+    Ok(TerraformSettings {
         configuration_var_file: relative_to(&dir, &tf.configuration_var_file),
         secrets_var_file: relative_to(&dir, &tf.secrets_var_file),
         // A binary given as a path is relative to csi.hcl; a bare name is looked up on PATH.
@@ -348,8 +396,11 @@ fn terraform(env: &EnvironmentFile, base: &Path) -> TerraformSettings {
         openstack_project_id: tf.openstack_project_id.clone(),
         packages_tag: tf.packages_tag.clone(),
         tf_var_names,
+        state,
+        packages_location: tf.packages_location.clone(),
+        data_dir: absolute(state_dir)?.join("terraform"),
         dir,
-    }
+    })
 }
 
 fn nomad(

@@ -19,7 +19,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
 use support::postgres::repo_root;
-use support::terraform::addresses_in;
+use support::terraform::addresses_in_state;
+
+/// csi.hcl's terraform.state_file of the sandbox.
+const SANDBOX_STATE: &str = ".sandbox/state/sandbox/terraform.tfstate";
 
 const SERVICES: [(&str, &str); 6] = [
     ("job-creation", "job_creation.nomad"),
@@ -302,7 +305,7 @@ impl Demo {
     }
 
     fn core_resources(&self) -> usize {
-        addresses_in(&self.root().join("terraform/sandbox"), "core").len()
+        addresses_in_state(&self.root().join(SANDBOX_STATE), "core").len()
     }
 
     fn nomad(&self, path: &str) -> Option<Value> {
@@ -581,8 +584,9 @@ fn the_demo_rehearses_the_whole_runbook_on_the_sandbox() {
     demo.reach("up");
     assert_eq!(demo.core_resources(), 0, "the sandbox comes up stopped");
     assert_eq!(
-        addresses_in(&demo.root().join("terraform/sandbox"), "cold").len(),
-        3
+        addresses_in_state(&demo.root().join(SANDBOX_STATE), "cold").len(),
+        4,
+        "module.cold: volume, keypair, dashboard IP and the state's environment record"
     );
     let nightly = demo.archives();
     assert_eq!(nightly.len(), 4, "{nightly:?}");

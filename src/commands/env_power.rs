@@ -9,7 +9,7 @@ use serde_json::json;
 use super::Context;
 use crate::cli::{PlanArgs, PlanFlags, PlanOperation, StartArgs, StopArgs};
 use crate::error::precondition;
-use crate::lifecycle::{self, Io, PowerRequest};
+use crate::lifecycle::{self, Io, PowerRequest, PowerResult};
 use crate::lock::{self, LockState};
 use crate::operation;
 use crate::preflight::human_age;
@@ -76,6 +76,13 @@ async fn plan_only(
     }
     lifecycle::report_unfinished(settings, &tree, &ctx.printer).await?;
     let plan = lifecycle::checked_plan(&tree, settings, request, &io).await?;
+    if ctx.printer.is_json() {
+        ctx.printer.json(&PowerResult::of(
+            &settings.env_name,
+            request.direction,
+            &plan,
+        ));
+    }
     if plan.summary.changes.is_empty() {
         ctx.printer.info(&format!(
             "`{}` is already {}: nothing to do",
@@ -108,7 +115,10 @@ async fn run(ctx: &Context, env: &str, request: PowerRequest) -> anyhow::Result<
     if ctx.global.dry_run {
         return plan_only(ctx, &settings, &request).await;
     }
-    let downtime = apply_locked(ctx, env, &settings, request).await?;
+    let (downtime, result) = apply_locked(ctx, env, &settings, request).await?;
+    if ctx.printer.is_json() {
+        ctx.printer.json(&result);
+    }
     if downtime.is_some_and(|d| d > chrono::TimeDelta::days(1)) {
         offer_wave_restart(ctx, env).await?;
     }
@@ -141,13 +151,14 @@ async fn offer_wave_restart(ctx: &Context, env: &str) -> anyhow::Result<()> {
     super::env_restart_waves::run(ctx, args).await
 }
 
-/// The locked part of a stop or start; returns the downtime a start measured.
+/// The locked part of a stop or start; returns the downtime a start measured and the
+/// `--output json` document.
 async fn apply_locked(
     ctx: &Context,
     env: &str,
     settings: &Settings,
     request: PowerRequest,
-) -> anyhow::Result<Option<chrono::TimeDelta>> {
+) -> anyhow::Result<(Option<chrono::TimeDelta>, serde_json::Value)> {
     let tree = lifecycle::preflight(settings)?;
     let params = json!({
         "direction": request.direction,
@@ -175,7 +186,8 @@ async fn apply_locked(
         if plan.summary.changes.is_empty() {
             let state = already(request.direction);
             ctx.printer.info(&format!("`{env}` is already {state}: nothing to do"));
-            return Ok((None, format!("nothing to do: already {state}")));
+            let result = json!(PowerResult::of(env, request.direction, &plan));
+            return Ok(((None, result), format!("nothing to do: already {state}")));
         }
         lifecycle::accept_differences(&plan, &request, &io)?;
         let question = format!(
@@ -185,7 +197,7 @@ async fn apply_locked(
         );
         ctx.prompter.confirm(&question, env, settings.protected)?;
         op.step("confirmed", json!({"by": lock::current_user()}))?;
-        lifecycle::apply(&tree, &plan, &op, &io).await?;
+        let report = lifecycle::apply(&tree, &plan, &op, &io).await?;
         let present = lifecycle::verify(&tree, request.direction, &plan.summary).await?;
         op.step("verified", json!({"resources_under_target": present}))?;
         let (message, downtime) = match request.direction {
@@ -196,7 +208,15 @@ async fn apply_locked(
             }
         };
         ctx.printer.info(&message);
-        Ok((downtime, message))
+        let result = json!(PowerResult {
+            outcome: "done",
+            changed: true,
+            applied: Some(&report),
+            resources_under_target: Some(present),
+            downtime_seconds: downtime.map(|d| d.num_seconds()),
+            ..PowerResult::of(env, request.direction, &plan)
+        });
+        Ok(((downtime, result), message))
     })
     .await
 }

@@ -100,9 +100,17 @@ pub struct TerraformFile {
     pub lock_timeout: String,
     /// The OpenStack project the environment lives in; `OS_PROJECT_ID` must match.
     pub openstack_project_id: Option<String>,
-    /// `git` (git-hash-<8 hex of HEAD>, `-changed` when dirty) or a fixed tag.
+    /// `git` (git-hash-<8 hex of HEAD>, `-changed` when tracked files changed) or a fixed tag.
     #[serde(default = "default_packages_tag")]
     pub packages_tag: String,
+    /// A local backend's state file, relative to csi.hcl (one per environment, outside
+    /// the tree's tracked files). Exclusive with `backend_config`.
+    pub state_file: Option<String>,
+    /// A `-backend-config` file for the tree's remote backend (S3), relative to the tree.
+    pub backend_config: Option<String>,
+    /// Where the instance-init packages live, as rclone names it
+    /// (`csi:<bucket>/instance_init_packages`); a start checks `<this>/<tag>` exists.
+    pub packages_location: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -19,8 +19,11 @@ use crate::preflight::{self, Status};
 use crate::progress::ApplyDisplay;
 use crate::prompts::Prompter;
 use crate::settings::Settings;
+use crate::terraform::identity::{self, Expected, StateIdentity};
 use crate::terraform::plan::{self, Action, Expectation, PlanSummary};
-use crate::terraform::{self, packages_tag, ui::UiEvent, ApplyReport, Direction, SavedPlan, Tree};
+use crate::terraform::{
+    self, packages, packages_tag, ui::UiEvent, ApplyReport, Direction, SavedPlan, Tree,
+};
 
 pub use downtime::{advice, since_last_activity, Downtime};
 
@@ -51,6 +54,57 @@ pub struct CheckedPlan {
     pub summary: PlanSummary,
     pub mismatches: Vec<String>,
     pub tag: String,
+    /// What the state recorded about its environment before planning.
+    pub state: StateIdentity,
+    /// Where the init packages were found (a start with a packages location).
+    pub packages: Option<String>,
+}
+
+/// The `--output json` document of `plan`, `stop` and `start`.
+#[derive(Debug, serde::Serialize)]
+pub struct PowerResult<'a> {
+    pub environment: &'a str,
+    pub operation: &'static str,
+    /// `planned` (plan, --dry-run), `nothing_to_do`, `done`.
+    pub outcome: &'static str,
+    pub changed: bool,
+    pub tag: &'a str,
+    pub state: &'a StateIdentity,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_packages: Option<&'a str>,
+    pub totals: plan::Totals,
+    pub changes: &'a [plan::PlannedChange],
+    pub mismatches: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied: Option<&'a ApplyReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources_under_target: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub downtime_seconds: Option<i64>,
+}
+
+impl<'a> PowerResult<'a> {
+    pub fn of(env: &'a str, direction: Direction, plan: &'a CheckedPlan) -> Self {
+        PowerResult {
+            environment: env,
+            operation: verb(direction),
+            outcome: if plan.summary.changes.is_empty() {
+                "nothing_to_do"
+            } else {
+                "planned"
+            },
+            changed: false,
+            tag: &plan.tag,
+            state: &plan.state,
+            init_packages: plan.packages.as_deref(),
+            totals: plan.summary.totals(),
+            changes: &plan.summary.changes,
+            mismatches: &plan.mismatches,
+            applied: None,
+            resources_under_target: None,
+            downtime_seconds: None,
+        }
+    }
 }
 
 pub fn verb(direction: Direction) -> &'static str {
@@ -61,16 +115,52 @@ pub fn verb(direction: Direction) -> &'static str {
 }
 
 /// What must hold before terraform runs: var files, a private secrets file, the
-/// right OpenStack project, a terraform binary. Every failure is a precondition.
+/// backend's configuration, a terraform binary. Every failure is a precondition. (The
+/// OpenStack project is checked against the state and the plan: see `checked_plan`.)
 pub fn preflight(settings: &Settings) -> Result<Tree, CsiError> {
-    let mut checks = preflight::var_files(settings);
-    checks.push(preflight::openstack_project(settings));
+    let checks = preflight::var_files(settings);
     if let Some(failed) = checks.iter().find(|c| c.status == Status::Fail) {
         return Err(precondition(format!("{}: {}", failed.name, failed.detail))
             .with_hint("`csi env check` runs every preflight check"));
     }
     let tf = terraform::locate(settings.terraform.binary.as_deref())?;
-    Ok(Tree::new(tf, &settings.terraform))
+    Ok(Tree::new(tf, settings))
+}
+
+/// This environment's expectations of its state, for the identity checks.
+fn expected<'a>(settings: &'a Settings, state: &'a str) -> Expected<'a> {
+    Expected {
+        environment: &settings.env_name,
+        openstack_project_id: settings.terraform.openstack_project_id.as_deref(),
+        state,
+    }
+}
+
+/// Before planning: the state is this environment's (or new).
+pub async fn check_state(settings: &Settings, tree: &Tree) -> anyhow::Result<StateIdentity> {
+    let raw = tree.pull_state().await?;
+    let found = identity::of_state(&raw)?;
+    drop(raw);
+    let where_ = tree.state_description();
+    identity::check_state(&found, &expected(settings, &where_))?;
+    Ok(found)
+}
+
+/// Before a start: the init packages of the tag where the VMs fetch them.
+pub async fn check_packages(
+    settings: &Settings,
+    tag: &str,
+    printer: &Printer,
+) -> Result<Option<String>, CsiError> {
+    let Some(location) = &settings.terraform.packages_location else {
+        printer.warn("init packages not checked: terraform.packages_location is not set for this environment");
+        return Ok(None);
+    };
+    let (path, entries) = packages::check(location, tag).await?;
+    printer.info(&format!(
+        "init packages of {tag}: {entries} entries at {path}"
+    ));
+    Ok(Some(path))
 }
 
 /// Warns when the last stop or start did not finish, and says what the state holds.
@@ -204,6 +294,11 @@ pub async fn checked_plan(
         tree.tf.path.display()
     ));
     tree.init().await?;
+    let state = check_state(settings, tree).await?;
+    let packages = match request.direction {
+        Direction::Start => check_packages(settings, &tag, io.printer).await?,
+        Direction::Stop => None,
+    };
     let saved = tree
         .plan(request.direction, &tag, |event| match event {
             UiEvent::Diagnostic(d) if d.is_expected_warning() => {}
@@ -217,6 +312,10 @@ pub async fn checked_plan(
     let json = tree.show(&saved).await?;
     let summary = PlanSummary::from_json(&json, &tree.target).map_err(crate::error::failed)?;
     drop(json);
+    if let Some(planned) = &summary.identity {
+        let where_ = tree.state_description();
+        identity::check_planned(planned, &expected(settings, &where_))?;
+    }
     let mismatches = plan::mismatches(&summary, expectation(settings, request), &tree.target);
     show::print_summary(io.printer, &summary, &mismatches);
     Ok(CheckedPlan {
@@ -224,6 +323,8 @@ pub async fn checked_plan(
         summary,
         mismatches,
         tag,
+        state,
+        packages,
     })
 }
 

@@ -4,7 +4,13 @@
 use crate::output::Printer;
 use crate::terraform::plan::{Action, PlanSummary};
 
+/// On stdout as text; with `--output json` the command prints its document instead
+/// (the comparison still goes to stderr).
 pub fn print_summary(printer: &Printer, summary: &PlanSummary, mismatches: &[String]) {
+    if printer.is_json() {
+        print_comparison(printer, mismatches);
+        return;
+    }
     let mut action: Option<Action> = None;
     for change in &summary.changes {
         if action != Some(change.action) {
@@ -23,6 +29,10 @@ pub fn print_summary(printer: &Printer, summary: &PlanSummary, mismatches: &[Str
         "Plan: {} to add, {} to change, {} to destroy.",
         t.add, t.change, t.destroy
     ));
+    print_comparison(printer, mismatches);
+}
+
+fn print_comparison(printer: &Printer, mismatches: &[String]) {
     if mismatches.is_empty() {
         printer.info("The plan matches what is expected.");
     } else {

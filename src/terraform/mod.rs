@@ -1,9 +1,12 @@
 //! Terraform / OpenTofu: finding the binary, planning, checking and applying.
 
 mod binary;
+pub mod identity;
+pub mod packages;
 pub mod packages_tag;
 pub mod plan;
 mod runner;
+pub mod state;
 pub mod ui;
 pub mod varfile;
 

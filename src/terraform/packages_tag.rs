@@ -1,5 +1,7 @@
-//! The instance-init packages tag, as the old apply script computed it:
-//! `git-hash-<first 8 hex of HEAD>`, with `-changed` when the work tree is dirty.
+//! The instance-init packages tag, formed as the apply script formed it:
+//! `git-hash-$(git rev-parse --short=8 HEAD)`, plus `-changed` when
+//! `git diff-index --quiet HEAD --` sees changes to tracked files. Untracked files
+//! (the `.terraform.lock.hcl` that init writes, a local note) never make it dirty.
 
 use std::path::Path;
 
@@ -7,15 +9,31 @@ use crate::error::{precondition, CsiError};
 use crate::process::Cmd;
 
 pub async fn from_git(dir: &Path, allow_dirty: bool) -> Result<String, CsiError> {
-    let head = git(dir, &["rev-parse", "HEAD"]).await?;
-    let short: String = head.trim().chars().take(8).collect();
-    let dirty = !git(dir, &["status", "--porcelain"])
-        .await?
-        .trim()
-        .is_empty();
+    let short = git(dir, &["rev-parse", "--short=8", "HEAD"]).await?;
+    if !short.status.success() {
+        return Err(precondition(format!(
+            "cannot compute the packages tag: {} is not in a git work tree with a commit",
+            dir.display()
+        ))
+        .with_hint("give the tag with --tag"));
+    }
+    let short = short.stdout_text().trim().to_owned();
+    let diff = git(dir, &["diff-index", "--quiet", "HEAD", "--"]).await?;
+    let dirty = match diff.status.code() {
+        Some(0) => false,
+        Some(1) => true,
+        _ => {
+            return Err(precondition(format!(
+                "git diff-index failed in {}: {}",
+                dir.display(),
+                diff.stderr.trim()
+            ))
+            .with_hint("give the tag with --tag"))
+        }
+    };
     if dirty && !allow_dirty {
         return Err(precondition(format!(
-            "the git work tree at {} has uncommitted changes",
+            "tracked files of the git work tree at {} have uncommitted changes",
             dir.display()
         ))
         .with_hint("commit them, pass --allow-dirty (tag gets `-changed`), or give --tag"));
@@ -26,16 +44,15 @@ pub async fn from_git(dir: &Path, allow_dirty: bool) -> Result<String, CsiError>
     ))
 }
 
-async fn git(dir: &Path, args: &[&str]) -> Result<String, CsiError> {
-    let output = Cmd::new("git")
+async fn git(dir: &Path, args: &[&str]) -> Result<crate::process::Output, CsiError> {
+    Cmd::new("git")
         .arg("-C")
         .arg(dir)
         .args(args)
-        .output()
+        .output_any_status()
         .await
         .map_err(|e| {
             precondition(format!("cannot compute the packages tag from git: {e}"))
                 .with_hint("give the tag with --tag")
-        })?;
-    Ok(output.stdout_text())
+        })
 }

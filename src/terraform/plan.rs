@@ -30,6 +30,15 @@ pub struct ResourceChange {
 #[derive(Debug, Deserialize)]
 pub struct ChangeBody {
     pub actions: Vec<String>,
+    /// Only `input` is kept (terraform_data's, for the environment's identity record).
+    #[serde(default)]
+    pub after: Option<AfterInput>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AfterInput {
+    #[serde(default)]
+    pub input: Option<serde_json::Value>,
 }
 
 /// What a change does, in the terms an operator reads.
@@ -87,6 +96,9 @@ pub struct PlannedChange {
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanSummary {
     pub changes: Vec<PlannedChange>,
+    /// What the plan records as the state's environment, when it creates or updates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<super::identity::Identity>,
 }
 
 impl PlanSummary {
@@ -116,7 +128,19 @@ impl PlanSummary {
             })
             .collect();
         changes.sort_by(|a, b| (a.action, &a.address).cmp(&(b.action, &b.address)));
-        Ok(PlanSummary { changes })
+        let identity = plan
+            .resource_changes
+            .iter()
+            .filter(|rc| rc.mode == "managed" && super::identity::is_identity_address(&rc.address))
+            .filter(|rc| {
+                rc.change
+                    .actions
+                    .iter()
+                    .any(|a| a == "create" || a == "update")
+            })
+            .find_map(|rc| rc.change.after.as_ref()?.input.as_ref())
+            .map(super::identity::Identity::from_input);
+        Ok(PlanSummary { changes, identity })
     }
 
     pub fn count(&self, action: Action) -> usize {

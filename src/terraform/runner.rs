@@ -13,8 +13,9 @@ use super::plan::PlanJson;
 use super::ui::{self, Diagnostic, UiEvent};
 use crate::error::{failed, precondition, CsiError, Kind};
 use crate::interrupt::{self, CleanupGuard};
+use crate::process::Cmd;
 use crate::process::ProcessError;
-use crate::settings::TerraformSettings;
+use crate::settings::{Settings, StateLocation};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -31,6 +32,10 @@ pub struct Tree {
     pub tf: Terraform,
     pub dir: PathBuf,
     pub target: String,
+    /// csi's name of the environment: recorded in the state, checked before planning.
+    pub env_name: String,
+    pub state: StateLocation,
+    data_dir: PathBuf,
     configuration_var_file: PathBuf,
     secrets_var_file: PathBuf,
     parallelism: u32,
@@ -53,11 +58,16 @@ pub struct ApplyReport {
 }
 
 impl Tree {
-    pub fn new(tf: Terraform, settings: &TerraformSettings) -> Self {
+    pub fn new(tf: Terraform, settings: &Settings) -> Self {
+        let env_name = settings.env_name.clone();
+        let settings = &settings.terraform;
         Tree {
             tf,
             dir: settings.dir.clone(),
             target: settings.target.clone(),
+            env_name,
+            state: settings.state.clone(),
+            data_dir: settings.data_dir.clone(),
             configuration_var_file: settings.configuration_var_file.clone(),
             secrets_var_file: settings.secrets_var_file.clone(),
             parallelism: settings.parallelism,
@@ -65,19 +75,44 @@ impl Tree {
         }
     }
 
-    pub async fn init(&self) -> anyhow::Result<()> {
+    /// terraform in the tree, with this environment's own working data directory: two
+    /// environments on one tree never share an initialised backend.
+    fn command(&self) -> Cmd {
         self.tf
             .command(&self.dir)
-            .args(["init", "-input=false", "-no-color"])
-            .output()
-            .await
-            .map_err(|e| {
-                failed(format!(
-                    "terraform init in {} failed: {e}",
-                    self.dir.display()
-                ))
-            })?;
-        Ok(())
+            .env("TF_DATA_DIR", self.data_dir.as_os_str())
+    }
+
+    /// `init` with this environment's backend: its local state file or its remote
+    /// backend's configuration file. A failure shows terraform's whole message.
+    pub async fn init(&self) -> anyhow::Result<()> {
+        fs_err::create_dir_all(&self.data_dir)
+            .map_err(|e| failed(format!("cannot create terraform's data directory: {e}")))?;
+        let mut cmd = self.command().args(["init", "-input=false", "-no-color"]);
+        match &self.state {
+            StateLocation::LocalFile(path) => {
+                if let Some(parent) = path.parent() {
+                    fs_err::create_dir_all(parent).map_err(|e| {
+                        failed(format!("cannot create the state file's directory: {e}"))
+                    })?;
+                }
+                cmd = cmd.arg(format!("-backend-config=path={}", path.display()));
+            }
+            StateLocation::BackendConfig(file) => {
+                cmd = cmd.arg(format!("-backend-config={}", file.display()));
+            }
+            StateLocation::TreeDefault => {}
+        }
+        let output = cmd.output_any_status().await.map_err(|e| {
+            failed(format!(
+                "terraform init in {} failed: {e}",
+                self.dir.display()
+            ))
+        })?;
+        if output.status.success() {
+            return Ok(());
+        }
+        Err(init_failure(&self.dir, &output.stderr).into())
     }
 
     /// Plans to a private file, streaming terraform's events to `on_event`.
@@ -88,10 +123,7 @@ impl Tree {
         mut on_event: impl FnMut(&UiEvent),
     ) -> anyhow::Result<SavedPlan> {
         let saved = private_plan_file()?;
-        let mut cmd = self
-            .tf
-            .command(&self.dir)
-            .args(["plan", "-input=false", "-json"]);
+        let mut cmd = self.command().args(["plan", "-input=false", "-json"]);
         if direction == Direction::Stop {
             cmd = cmd.arg("-destroy");
         }
@@ -101,6 +133,7 @@ impl Tree {
             format!("-var-file={}", self.configuration_var_file.display()),
             format!("-var-file={}", self.secrets_var_file.display()),
             format!("-var=csi_packages_tag={packages_tag}"),
+            format!("-var=csi_environment={}", self.env_name),
             format!("-lock-timeout={}", self.lock_timeout),
             format!("-parallelism={}", self.parallelism),
             format!("-out={}", saved.path.display()),
@@ -131,8 +164,7 @@ impl Tree {
     /// csi checks are kept.
     pub async fn show(&self, plan: &SavedPlan) -> anyhow::Result<PlanJson> {
         let output = self
-            .tf
-            .command(&self.dir)
+            .command()
             .args(["show", "-json", "-no-color"])
             .arg(&plan.path)
             .output()
@@ -143,17 +175,18 @@ impl Tree {
         })
     }
 
-    /// Applies exactly the saved plan (its path last, no planning flags).
+    /// Applies exactly the saved plan (its path last). A saved plan does not keep
+    /// `-parallelism`: it is given again, as the scripts gave it to apply.
     pub async fn apply(
         &self,
         plan: &SavedPlan,
         mut on_event: impl FnMut(&UiEvent),
     ) -> Result<ApplyReport, (ApplyReport, anyhow::Error)> {
         let cmd = self
-            .tf
-            .command(&self.dir)
+            .command()
             .args(["apply", "-input=false", "-json"])
             .arg(format!("-lock-timeout={}", self.lock_timeout))
+            .arg(format!("-parallelism={}", self.parallelism))
             .arg(&plan.path);
         let mut report = ApplyReport::default();
         let mut diagnostics = Vec::new();
@@ -193,8 +226,7 @@ impl Tree {
     /// Every resource address in the state (an empty list when there is no state).
     pub async fn state_addresses(&self) -> anyhow::Result<Vec<String>> {
         let output = self
-            .tf
-            .command(&self.dir)
+            .command()
             .args(["show", "-json", "-no-color"])
             .output()
             .await
@@ -217,8 +249,7 @@ impl Tree {
     /// resource attributes, secrets included: callers keep only what they need.
     pub async fn pull_state(&self) -> anyhow::Result<Vec<u8>> {
         let output = self
-            .tf
-            .command(&self.dir)
+            .command()
             .args(["state", "pull"])
             .output()
             .await
@@ -235,9 +266,20 @@ impl Tree {
             .collect())
     }
 
-    /// The state file of a local backend, for tests and diagnostics.
-    pub fn local_state_file(&self) -> PathBuf {
-        self.dir.join("terraform.tfstate")
+    /// Whether this environment's data directory has an initialised backend.
+    pub fn is_initialised(&self) -> bool {
+        self.data_dir.join("terraform.tfstate").is_file()
+    }
+
+    /// Where the state is, in words, for messages.
+    pub fn state_description(&self) -> String {
+        match &self.state {
+            StateLocation::LocalFile(path) => format!("the local state {}", path.display()),
+            StateLocation::BackendConfig(file) => {
+                format!("the backend configured by {}", file.display())
+            }
+            StateLocation::TreeDefault => format!("the backend of {}", self.dir.display()),
+        }
     }
 }
 
@@ -353,6 +395,28 @@ fn terraform_failure(
     };
     failed(format!("terraform {step} failed: {first}{more}"))
         .with_hint("run with -v to see terraform's messages")
+}
+
+/// An init failure with terraform's whole message (without its box drawing), and what
+/// to do when the backend changed under an initialised data directory.
+fn init_failure(dir: &Path, stderr: &str) -> CsiError {
+    let message: Vec<&str> = stderr
+        .lines()
+        .map(|l| l.trim_start_matches(['│', '╷', '╵', ' ']).trim_end())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let error = failed(format!(
+        "terraform init in {} failed:\n  {}",
+        dir.display(),
+        message.join("\n  ")
+    ));
+    if stderr.contains("Backend configuration changed") || stderr.contains("-migrate-state") {
+        error.with_hint(
+            "the backend differs from the one this environment was initialised with: move the state with `tofu init -migrate-state` (README, \"Terraform state\")",
+        )
+    } else {
+        error.with_hint("fix what terraform names above, then run the command again")
+    }
 }
 
 /// `Who: alice@tf-toto, Operation: OperationTypeApply, Created: ..., ID: ...` from the

@@ -4,6 +4,10 @@
 
 terraform {
   required_version = ">= 1.6"
+
+  # One state per environment, outside the tracked files: csi gives the file with
+  # `init -backend-config=path=<terraform.state_file of csi.hcl>`.
+  backend "local" {}
 }
 
 # What must survive a stop: database volume, keypair, dashboard floating IP.
@@ -15,11 +19,16 @@ module "cold" {
   os_project_id    = var.os_project_id
   external_network = var.external_network
   ssh_public_key   = var.ssh_public_key
+  csi_environment  = var.csi_environment
 }
 
 # What a stop destroys and a start re-creates: exactly 13 resources.
 module "core" {
   source = "./modules/core"
+
+  # A start (-target=module.core) also creates the state's environment record
+  # (module.cold.terraform_data.csi_environment) when it is missing.
+  depends_on = [module.cold]
 
   environment      = var.environment
   os_region        = var.os_region

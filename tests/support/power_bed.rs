@@ -82,3 +82,68 @@ pub fn last_finished(env: &TestEnv, env_name: &str) -> serde_json::Value {
     let entries: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
     entries.as_array().unwrap().last().cloned().unwrap()
 }
+
+/// Two environments, `a` and `b`, on one copy of the sandbox tree, each with its own
+/// local state file (outside the tree), both stopped, recorded as theirs.
+pub struct TwoEnvs {
+    pub bed: Bed,
+}
+
+impl TwoEnvs {
+    pub fn state(&self, env: &str) -> PathBuf {
+        self.bed.env.path().join(format!("states/{env}.tfstate"))
+    }
+}
+
+/// The environment block of `name` on `tf`, with `extra` lines in its terraform block.
+pub fn environment_block(bed_parts: &ConfigParts, extra: &str) -> String {
+    bed_parts.render().replace(
+        "    secrets_var_file       = \"sandbox_env_secrets.tfvars\"\n",
+        &format!("    secrets_var_file       = \"sandbox_env_secrets.tfvars\"\n{extra}"),
+    )
+}
+
+pub fn two_envs() -> TwoEnvs {
+    let bed = bed(false, Duration::hours(2), None);
+    // No state of the tree's own: each environment has its file, nothing in the tree.
+    for name in [
+        "terraform.tfstate",
+        "terraform.tfstate.backup",
+        ".terraform",
+    ] {
+        let path = bed.tf.join(name);
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else if path.exists() {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    let two = TwoEnvs { bed };
+    let pg_port = two.bed._pg.port();
+    let mut config = String::new();
+    for env in ["a", "b"] {
+        let state = two.state(env);
+        super::terraform::seed_stopped(
+            &two.bed.tf,
+            &two.bed.env.path().join(format!("seed-{env}")),
+            &format!("path={}", state.display()),
+            env,
+            &[],
+        );
+        let parts = ConfigParts {
+            name: env,
+            protected: false,
+            terraform_dir: &two.bed.tf,
+            openstack_project_id: None,
+            nomad_address: "http://127.0.0.1:9",
+            pg_port,
+            borg_repo: two.bed._borg.path(),
+        };
+        config.push_str(&environment_block(
+            &parts,
+            &format!("    state_file = \"states/{env}.tfstate\"\n"),
+        ));
+    }
+    std::fs::write(&two.bed.env.config, config).unwrap();
+    two
+}

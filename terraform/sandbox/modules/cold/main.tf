@@ -29,3 +29,12 @@ resource "terraform_data" "floatingip_dashboard" {
     region      = var.os_region
   }
 }
+
+# Which environment this state belongs to: csi reads it before planning and refuses
+# another environment's state. A stop keeps it (it is in module.cold).
+resource "terraform_data" "csi_environment" {
+  input = {
+    environment          = var.csi_environment
+    openstack_project_id = var.os_project_id
+  }
+}

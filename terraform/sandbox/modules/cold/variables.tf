@@ -22,3 +22,7 @@ variable "database_volume_size_gb" {
   type    = number
   default = 500
 }
+
+variable "csi_environment" {
+  type = string
+}
