@@ -23,6 +23,10 @@ command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 # The dashboard deploy tests start their own sshd on loopback (ssh-keygen and ssh too).
 [[ -x /usr/sbin/sshd ]] || need_apt+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || need_apt+=(openssh-client)
+# A start checks the init packages in the object store with rclone, as the apply script did.
+command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
+# moto's server (below) needs Python's venv.
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 
 if ((${#need_apt[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
@@ -71,4 +75,19 @@ else
   chmod -R a+rX "$tools/pg12"
   rm -rf "$work12"
   say "installed $("$tools/pg12/bin/postgres" --version) in tools/pg12"
+fi
+
+# ---- moto (issue 15): a real S3 + DynamoDB server for the remote-state tests -------
+# moto[server] from PyPI, in its own venv under tools/moto; the tests start it on
+# 127.0.0.1 and a free port. Pinned: the tests rely on its S3 and DynamoDB behaviour.
+moto_version="5.2.5"
+if [[ -x "$tools/moto/bin/moto_server" ]] \
+  && "$tools/moto/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$moto_version')" 2>/dev/null; then
+  say "moto $moto_version already in tools/moto"
+else
+  say "installing moto[server]==$moto_version from PyPI into tools/moto"
+  rm -rf "$tools/moto"
+  python3 -m venv "$tools/moto"
+  "$tools/moto/bin/pip" install --quiet "moto[server]==$moto_version"
+  say "installed moto $("$tools/moto/bin/python" -c 'import moto; print(moto.__version__)') in tools/moto"
 fi

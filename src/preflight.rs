@@ -12,7 +12,7 @@ use crate::borg::Borg;
 use crate::nomad::NomadClient;
 use crate::process::Cmd;
 use crate::settings::Settings;
-use crate::{database, env_vars, terraform};
+use crate::{database, terraform};
 
 const REMOTE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -87,15 +87,16 @@ pub fn sources(settings: &Settings) -> Vec<Check> {
 
 /// Every check for the environment, the slow remote ones concurrently.
 pub async fn all(settings: &Settings) -> Vec<Check> {
-    let (tools, nomad, db, borg) = tokio::join!(
+    let (tools, state, nomad, db, borg) = tokio::join!(
         tools(settings),
+        terraform_state(settings),
         nomad(settings),
         database_reachable(settings),
         borg_readable(settings)
     );
     let mut checks = tools;
     checks.extend(var_files(settings));
-    checks.push(openstack_project(settings));
+    checks.extend(state);
     checks.extend([nomad, db, borg]);
     checks
 }
@@ -128,13 +129,17 @@ async fn tool_version(tool: &str) -> anyhow::Result<String> {
 
 pub fn var_files(settings: &Settings) -> Vec<Check> {
     let tf = &settings.terraform;
-    vec![
+    let mut checks = vec![
         Check::from_result(
             "configuration var file",
             present(&tf.configuration_var_file),
         ),
         Check::from_result("secrets var file", private_file(&tf.secrets_var_file)),
-    ]
+    ];
+    if let crate::settings::StateLocation::BackendConfig(file) = &tf.state {
+        checks.push(Check::from_result("backend config file", present(file)));
+    }
+    checks
 }
 
 fn present(path: &Path) -> anyhow::Result<String> {
@@ -159,28 +164,81 @@ pub fn private_file(path: &Path) -> anyhow::Result<String> {
     Ok(format!("{} (mode {mode:o})", path.display()))
 }
 
-pub fn openstack_project(settings: &Settings) -> Check {
-    let name = "OpenStack project";
-    let Some(expected) = &settings.terraform.openstack_project_id else {
-        return Check::new(
-            name,
-            Status::Skip,
-            "no project id configured for this environment",
-        );
+/// The state's record of its environment and OpenStack project (module.cold's
+/// `terraform_data.csi_environment`), against this environment: the same check a plan
+/// makes before it starts. The project is the one the credentials acted in when the
+/// record was written, not `OS_PROJECT_ID` (csi's tree authenticates with the var
+/// files' application credential).
+pub async fn terraform_state(settings: &Settings) -> [Check; 2] {
+    use terraform::identity::{self, Expected, StateIdentity};
+    let found = async {
+        let tf = terraform::locate(settings.terraform.binary.as_deref())?;
+        let tree = terraform::Tree::new(tf, settings);
+        if !tree.is_initialised() {
+            tree.init().await?;
+        }
+        let found = identity::of_state(&tree.pull_state().await?)?;
+        anyhow::Ok((tree.state_description(), found))
     };
-    match env_vars::get(env_vars::OS_PROJECT_ID) {
-        Some(actual) if &actual == expected => Check::new(name, Status::Ok, format!("OS_PROJECT_ID = {actual}")),
-        Some(actual) => Check::new(
-            name,
-            Status::Fail,
-            format!("OS_PROJECT_ID is {actual}, expected {expected}: source this environment's OpenStack RC file"),
+    let (state_name, project_name) = ("terraform state", "OpenStack project");
+    let (where_, found) = match found.await {
+        Ok(found) => found,
+        Err(e) => {
+            return [
+                Check::new(state_name, Status::Fail, one_line(&e)),
+                Check::new(project_name, Status::Skip, "the state cannot be read"),
+            ]
+        }
+    };
+    let environment_only = Expected {
+        environment: &settings.env_name,
+        openstack_project_id: None,
+        state: &where_,
+    };
+    let state = match identity::check_state(&found, &environment_only) {
+        Err(e) => Check::new(state_name, Status::Fail, e.message),
+        Ok(()) if found == StateIdentity::Empty => {
+            Check::new(state_name, Status::Ok, format!("{where_}: no state yet"))
+        }
+        Ok(()) => Check::new(
+            state_name,
+            Status::Ok,
+            format!("{where_}: `{}`'s", settings.env_name),
         ),
-        None => Check::new(
-            name,
-            Status::Fail,
-            format!("OS_PROJECT_ID is not set, expected {expected}: source this environment's OpenStack RC file"),
+    };
+    let Some(expected) = &settings.terraform.openstack_project_id else {
+        return [
+            state,
+            Check::new(
+                project_name,
+                Status::Skip,
+                "no project id configured for this environment",
+            ),
+        ];
+    };
+    let project = match &found {
+        StateIdentity::Recorded(recorded) => match &recorded.openstack_project_id {
+            Some(actual) if actual == expected => Check::new(
+                project_name,
+                Status::Ok,
+                format!("the state records project {actual}"),
+            ),
+            actual => Check::new(
+                project_name,
+                Status::Fail,
+                format!(
+                    "the state records project {}, expected {expected}: use this environment's credentials (its secrets var file)",
+                    actual.as_deref().unwrap_or("(none)")
+                ),
+            ),
+        },
+        _ => Check::new(
+            project_name,
+            Status::Skip,
+            "no project recorded in the state yet: a start checks the one the credentials act in",
         ),
-    }
+    };
+    [state, project]
 }
 
 pub async fn nomad(settings: &Settings) -> Check {

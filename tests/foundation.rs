@@ -29,6 +29,8 @@ fn test_bed(openstack_project_id: Option<&str>, protected: bool) -> Bed {
     let scratch = tempfile::tempdir().unwrap();
     let mut env = TestEnv::new("");
     let tf_dir = copy_terraform_sandbox(env.path(), PLANTED);
+    // Stopped: module.cold, with the state's record of its environment and project.
+    support::terraform::init_stopped(&tf_dir);
     drop(scratch);
     let config = ConfigParts {
         name: "sandbox",
@@ -65,6 +67,7 @@ fn check_passes_against_the_real_test_bed() {
         "tool pg_dumpall",
         "configuration var file",
         "secrets var file",
+        "terraform state",
         "nomad reachable",
         "database reachable",
         "borg repository readable",
@@ -96,9 +99,10 @@ fn check_fails_on_exposed_secrets_file_and_wrong_project() {
         .path()
         .join("terraform-sandbox/sandbox_env_secrets.tfvars");
     set_mode(&secrets, 0o644);
+    // OS_PROJECT_ID agreeing proves nothing: the project is the state's record.
     let run = bed.env.csi_with(
         &["env", "check", "sandbox", "--output", "json"],
-        &[("OS_PROJECT_ID", "some-other-project")],
+        &[("OS_PROJECT_ID", "expected-project-0001")],
     );
     assert_eq!(run.code, 4, "{}", run.all_output());
     let checks: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
@@ -122,7 +126,7 @@ fn check_fails_on_exposed_secrets_file_and_wrong_project() {
     let (s, detail) = status("OpenStack project");
     assert_eq!(s, "fail");
     assert!(
-        detail.contains("expected expected-project-0001"),
+        detail.contains("the state records project 00000000000000000000000000000000, expected expected-project-0001"),
         "{detail}"
     );
     assert_eq!(status("database reachable").0, "ok");

@@ -98,7 +98,8 @@ pub struct TerraformFile {
     pub parallelism: u32,
     #[serde(default = "default_lock_timeout")]
     pub lock_timeout: String,
-    /// The OpenStack project the environment lives in; `OS_PROJECT_ID` must match.
+    /// The OpenStack project the environment lives in: the state's record and the plan
+    /// (the project the credentials act in) must match.
     pub openstack_project_id: Option<String>,
     /// `git` (git-hash-<8 hex of HEAD>, `-changed` when tracked files changed) or a fixed tag.
     #[serde(default = "default_packages_tag")]

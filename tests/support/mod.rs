@@ -5,6 +5,7 @@ pub mod db_host;
 pub mod db_patch_bed;
 pub mod http;
 pub mod jobs_bed;
+pub mod moto;
 pub mod nomad;
 pub mod patch_bed;
 pub mod postgres;

@@ -147,3 +147,19 @@ pub fn two_envs() -> TwoEnvs {
     std::fs::write(&two.bed.env.config, config).unwrap();
     two
 }
+
+/// No state of the tree's own: each environment has its state elsewhere.
+pub fn clear_tree_state(tf: &Path) {
+    for name in [
+        "terraform.tfstate",
+        "terraform.tfstate.backup",
+        ".terraform",
+    ] {
+        let path = tf.join(name);
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else if path.exists() {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+}
