@@ -65,10 +65,12 @@ environment "prod" {
     target                 = "module.core"
     configuration_var_file = "prod_env_configuration.tfvars"
     secrets_var_file       = "prod_env_secrets.tfvars"
-    expected_add           = 13
-    expected_destroy       = 13
     parallelism            = 2
-    openstack_project_id   = "5f0c8a1e2b7d4c39a6e1f0b2c3d4e5f6"
+    openstack_project_id   = "3f6c2a9e81d44b0c9a7e5d21c08b4f17"
+    # prod's own remote state (S3 on the object store, locked); README "Terraform state".
+    backend_config         = "prod_env_backend.tfbackend"
+    # A start checks instance_init_packages/<tag> here, with the operator's rclone remote.
+    packages_location      = "csi:hrsi-prod-packages/instance_init_packages"
   }
 
   # Production's topology (README, "Configuration"): csi runs on the admin VM tf-toto
@@ -135,7 +137,9 @@ environment "test" {
     binary                 = "terraform"
     configuration_var_file = "test_env_configuration.tfvars"
     secrets_var_file       = "test_env_secrets.tfvars"
-    openstack_project_id   = "9a8b7c6d5e4f40312a1b2c3d4e5f6a7b"
+    openstack_project_id   = "b72e0d4c95a14f8e8c31a6d07e5b29c3"
+    backend_config         = "test_env_backend.tfbackend"
+    packages_location      = "csi:hrsi-test-packages/instance_init_packages"
   }
 
   # The same topology as prod, in the test project.

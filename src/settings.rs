@@ -95,8 +95,9 @@ pub struct TerraformSettings {
     pub target: String,
     pub configuration_var_file: PathBuf,
     pub secrets_var_file: PathBuf,
-    pub expected_add: u32,
-    pub expected_destroy: u32,
+    /// None: counted from the target module's configuration (`terraform::expected`).
+    pub expected_add: Option<u32>,
+    pub expected_destroy: Option<u32>,
     pub parallelism: u32,
     pub lock_timeout: String,
     pub openstack_project_id: Option<String>,

@@ -115,6 +115,13 @@ fn drift_is_shown_and_refused_without_expect() {
 #[test]
 fn an_extra_resource_in_the_module_is_refused_without_expect() {
     let bed = bed(false, Duration::hours(2), None);
+    // csi.hcl states the count; without it the count is the module's own (below).
+    let config = std::fs::read_to_string(&bed.env.config).unwrap();
+    let stated = config.replace(
+        "    secrets_var_file       = \"sandbox_env_secrets.tfvars\"\n",
+        "    secrets_var_file       = \"sandbox_env_secrets.tfvars\"\n    expected_add = 13\n",
+    );
+    std::fs::write(&bed.env.config, &stated).unwrap();
     let extra = "\nresource \"terraform_data\" \"unexpected\" {\n  input = \"extra\"\n}\n";
     let path = bed.tf.join("modules/core/instances.tf");
     let mut text = std::fs::read_to_string(&path).unwrap();
@@ -150,6 +157,12 @@ fn an_extra_resource_in_the_module_is_refused_without_expect() {
     ]);
     assert_eq!(run.code, 0, "{}", run.all_output());
     assert_eq!(addresses_in(&bed.tf, "core").len(), 14);
+
+    // Without a stated count, the expectation is the module's 14 resource blocks.
+    std::fs::write(&bed.env.config, &config).unwrap();
+    let plan = bed.csi(&["env", "plan", "sandbox", "stop"]);
+    assert_eq!(plan.code, 0, "{}", plan.all_output());
+    assert!(plan.stdout.contains("delete (14):"), "{}", plan.stdout);
 }
 
 #[test]
@@ -533,4 +546,60 @@ fn after_a_long_downtime_start_advises_and_offers_the_wave_restart() {
         run.stdout
     );
     assert_eq!(addresses_in(&bed.tf, "core").len(), 13);
+}
+
+#[test]
+fn a_relative_config_is_resolved_once_and_an_init_failure_is_shown_whole() {
+    let bed = bed(true, Duration::hours(2), None);
+    let config = std::fs::read_to_string(&bed.env.config).unwrap();
+    let relative = config.replace(
+        &format!("\"{}\"", bed.tf.display()),
+        "\"terraform-sandbox\"",
+    );
+    assert_ne!(relative, config);
+    std::fs::write(&bed.env.config, &relative).unwrap();
+    // csi run from the configuration's directory with `--config csi.hcl`.
+    let run = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_csi"));
+        cmd.current_dir(bed.env.path())
+            .args(["--config", "csi.hcl", "--state-dir", "state"])
+            .args(args)
+            .env_clear()
+            .env("PATH", support::csi::test_path())
+            .env("HOME", &bed.env.home)
+            .stdin(std::process::Stdio::null());
+        for (k, v) in &bed.env.env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(&["env", "plan", "sandbox", "stop"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("delete (13):"), "{stdout}");
+
+    // A backend configuration terraform rejects: its whole message, every line.
+    let config = relative.replace(
+        "    secrets_var_file       = \"sandbox_env_secrets.tfvars\"\n",
+        "    secrets_var_file       = \"sandbox_env_secrets.tfvars\"\n    backend_config = \"broken.tfbackend\"\n",
+    );
+    std::fs::write(&bed.env.config, config).unwrap();
+    std::fs::write(bed.tf.join("broken.tfbackend"), "bogus_setting = 1\n").unwrap();
+    std::fs::remove_dir_all(bed.env.path().join("state/sandbox/terraform")).unwrap();
+    let before = state_bytes(&bed.tf);
+    let (code, stdout, stderr) = run(&["env", "plan", "sandbox", "stop"]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("terraform init in") && stderr.contains("Error: Unsupported argument"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("An argument named \"bogus_setting\" is not expected here."),
+        "the whole message, not its first line: {stderr}"
+    );
+    assert_eq!(state_bytes(&bed.tf), before);
 }

@@ -90,10 +90,9 @@ pub struct TerraformFile {
     pub target: String,
     pub configuration_var_file: String,
     pub secrets_var_file: String,
-    #[serde(default = "default_expected")]
-    pub expected_add: u32,
-    #[serde(default = "default_expected")]
-    pub expected_destroy: u32,
+    /// Default: the `resource` blocks of the target module's files.
+    pub expected_add: Option<u32>,
+    pub expected_destroy: Option<u32>,
     #[serde(default = "default_parallelism")]
     pub parallelism: u32,
     #[serde(default = "default_lock_timeout")]
@@ -206,9 +205,6 @@ pub struct BorgFile {
 
 fn default_target() -> String {
     "module.core".into()
-}
-fn default_expected() -> u32 {
-    13
 }
 fn default_parallelism() -> u32 {
     2

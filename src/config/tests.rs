@@ -28,7 +28,7 @@ fn valid_file_parses_with_defaults() {
     let config = parse(VALID).expect("valid");
     let env = &config.environment["sandbox"];
     assert_eq!(env.terraform.target, "module.core");
-    assert_eq!(env.terraform.expected_add, 13);
+    assert_eq!(env.terraform.expected_add, None);
     assert_eq!(env.terraform.parallelism, 2);
     assert_eq!(env.borg.archive_prefix, "pgdump_");
     assert_eq!(

@@ -267,15 +267,20 @@ pub async fn resolve_tag(settings: &Settings, request: &PowerRequest) -> Result<
     }
 }
 
-pub fn expectation(settings: &Settings, request: &PowerRequest) -> Expectation {
+/// `--expect`, else csi.hcl's count, else the target module's resources as its
+/// configuration declares them.
+pub fn expectation(settings: &Settings, request: &PowerRequest) -> Result<Expectation, CsiError> {
+    let tf = &settings.terraform;
     let (action, configured) = match request.direction {
-        Direction::Stop => (Action::Delete, settings.terraform.expected_destroy),
-        Direction::Start => (Action::Create, settings.terraform.expected_add),
+        Direction::Stop => (Action::Delete, tf.expected_destroy),
+        Direction::Start => (Action::Create, tf.expected_add),
     };
-    Expectation {
-        action,
-        count: request.expect.unwrap_or(configured as usize),
-    }
+    let count = match (request.expect, configured) {
+        (Some(count), _) => count,
+        (None, Some(count)) => count as usize,
+        (None, None) => terraform::expected::resources_in_target(&tf.dir, &tf.target)?,
+    };
+    Ok(Expectation { action, count })
 }
 
 /// init, plan to a private file, show -json, summarise, compare, print.
@@ -286,6 +291,7 @@ pub async fn checked_plan(
     io: &Io<'_>,
 ) -> anyhow::Result<CheckedPlan> {
     let tag = resolve_tag(settings, request).await?;
+    let expected_count = expectation(settings, request)?;
     io.printer.info(&format!(
         "planning the {} of {} in `{}` with {}",
         verb(request.direction),
@@ -316,7 +322,7 @@ pub async fn checked_plan(
         let where_ = tree.state_description();
         identity::check_planned(planned, &expected(settings, &where_))?;
     }
-    let mismatches = plan::mismatches(&summary, expectation(settings, request), &tree.target);
+    let mismatches = plan::mismatches(&summary, expected_count, &tree.target);
     show::print_summary(io.printer, &summary, &mismatches);
     Ok(CheckedPlan {
         saved,

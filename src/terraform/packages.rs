@@ -31,8 +31,7 @@ pub async fn check(location: &str, tag: &str) -> Result<(String, usize), CsiErro
         let said = output
             .stderr
             .lines()
-            .filter(|l| !l.contains("NOTICE"))
-            .last()
+            .rfind(|l| !l.contains("NOTICE"))
             .unwrap_or_default()
             .trim()
             .to_owned();

@@ -112,7 +112,7 @@ impl Tree {
         if output.status.success() {
             return Ok(());
         }
-        Err(init_failure(&self.dir, &output.stderr).into())
+        Err(init_failure(&self.dir, &output.stderr))
     }
 
     /// Plans to a private file, streaming terraform's events to `on_event`.
@@ -397,26 +397,35 @@ fn terraform_failure(
         .with_hint("run with -v to see terraform's messages")
 }
 
-/// An init failure with terraform's whole message (without its box drawing), and what
-/// to do when the backend changed under an initialised data directory.
-fn init_failure(dir: &Path, stderr: &str) -> CsiError {
+/// An init failure: a one-line summary (terraform's first error) with what to do, and
+/// terraform's whole message (without its box drawing) as the cause, which the
+/// printer shows in full.
+fn init_failure(dir: &Path, stderr: &str) -> anyhow::Error {
     let message: Vec<&str> = stderr
         .lines()
         .map(|l| l.trim_start_matches(['│', '╷', '╵', ' ']).trim_end())
         .filter(|l| !l.is_empty())
         .collect();
-    let error = failed(format!(
-        "terraform init in {} failed:\n  {}",
-        dir.display(),
-        message.join("\n  ")
+    let first = message
+        .iter()
+        .find(|l| l.starts_with("Error:"))
+        .or(message.last())
+        .copied()
+        .unwrap_or("no message");
+    let summary = failed(format!(
+        "terraform init in {} failed: {first}",
+        dir.display()
     ));
-    if stderr.contains("Backend configuration changed") || stderr.contains("-migrate-state") {
-        error.with_hint(
+    let summary = if stderr.contains("Backend configuration changed")
+        || stderr.contains("-migrate-state")
+    {
+        summary.with_hint(
             "the backend differs from the one this environment was initialised with: move the state with `tofu init -migrate-state` (README, \"Terraform state\")",
         )
     } else {
-        error.with_hint("fix what terraform names above, then run the command again")
-    }
+        summary.with_hint("fix what terraform says above, then run the command again")
+    };
+    anyhow::Error::msg(format!("terraform said:\n    {}", message.join("\n    "))).context(summary)
 }
 
 /// `Who: alice@tf-toto, Operation: OperationTypeApply, Created: ..., ID: ...` from the

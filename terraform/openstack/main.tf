@@ -3,7 +3,13 @@
 # buckets are never touched by a stop/start.
 
 terraform {
-  required_version = ">= 1.5"
+  required_version = ">= 1.6"
+
+  # One state per environment in the object store, which speaks S3. The bucket, key,
+  # endpoints and lock table are in <env>_env_backend.tfbackend, given by csi as
+  # `init -backend-config=<file>`; the EC2 credentials come from AWS_ACCESS_KEY_ID /
+  # AWS_SECRET_ACCESS_KEY. OpenTofu 1.6 locks in a DynamoDB table (README, "Terraform state").
+  backend "s3" {}
 
   required_providers {
     openstack = {
@@ -46,6 +52,8 @@ locals {
 module "cold" {
   source = "./modules/cold"
 
+  csi_environment = var.csi_environment
+
   environment      = var.environment
   external_network = var.external_network
   ssh_public_key   = var.ssh_public_key
@@ -69,6 +77,9 @@ module "admin" {
 
 module "core" {
   source = "./modules/core"
+
+  # A start (-target=module.core) also creates the state's environment record.
+  depends_on = [module.cold]
 
   environment      = var.environment
   external_network = var.external_network

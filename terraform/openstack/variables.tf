@@ -7,6 +7,11 @@ variable "csi_packages_tag" {
   type        = string
 }
 
+variable "csi_environment" {
+  description = "csi's name of the environment, recorded in the state (given by csi, no default)."
+  type        = string
+}
+
 # ---- configuration (<env>_env_configuration.tfvars, committed) ---------------
 
 variable "environment" {

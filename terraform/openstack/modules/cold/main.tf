@@ -1,5 +1,9 @@
 # What survives a stop. Nothing here depends on module.core.
 
+variable "csi_environment" {
+  type = string
+}
+
 variable "environment" {
   type = string
 }
@@ -51,4 +55,18 @@ output "keypair_name" {
 
 output "dashboard_floatingip" {
   value = openstack_networking_floatingip_v2.dashboard.address
+}
+
+# The project the credentials act in (Keystone's token scope), not OS_PROJECT_ID.
+data "openstack_identity_auth_scope_v3" "current" {
+  name = "current"
+}
+
+# Which environment this state belongs to: csi reads it before planning and refuses
+# another environment's state, and refuses a plan that would record another project.
+resource "terraform_data" "csi_environment" {
+  input = {
+    environment          = var.csi_environment
+    openstack_project_id = data.openstack_identity_auth_scope_v3.current.project_id
+  }
 }
