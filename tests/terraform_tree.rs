@@ -126,21 +126,60 @@ fn every_terraform_file_parses() {
 }
 
 #[test]
-fn core_modules_have_13_resources() {
-    for (tree, vm_type) in [
-        ("openstack", "openstack_compute_instance_v2"),
-        ("sandbox", "terraform_data"),
+fn sandbox_core_has_13_stand_ins() {
+    let dir = terraform_dir().join("sandbox/modules/core");
+    let resources = resource_addresses(&dir);
+    assert_eq!(resources.len(), 13, "{}: {resources:?}", dir.display());
+    for vm in ["tf_tutu", "tf_tete", "tf_tata", "tf_titi"] {
+        let address = format!("terraform_data.{vm}");
+        assert!(resources.contains(&address), "no {address}: {resources:?}");
+    }
+}
+
+/// terraform/openstack keeps the real deployment's addresses (core/*.tf and cold/*.tf
+/// of its terraform tree), so an operator takes the existing state over without moves.
+#[test]
+fn openstack_core_and_cold_keep_the_real_deployments_addresses() {
+    let core = resource_addresses(&terraform_dir().join("openstack/modules/core"));
+    let expected_core = [
+        "openstack_compute_floatingip_associate_v2.database",
+        "openstack_compute_floatingip_associate_v2.nomad_server",
+        "openstack_compute_instance_v2.database",
+        "openstack_compute_instance_v2.nomad_server",
+        "openstack_compute_instance_v2.orchestrator",
+        "openstack_compute_instance_v2.worker_template",
+        "openstack_compute_secgroup_v2.nomad",
+        "openstack_compute_secgroup_v2.postgrest",
+        "openstack_networking_floatingip_v2.database",
+        "openstack_networking_floatingip_v2.nomad_server",
+    ];
+    assert_eq!(core, expected_core);
+    let cold = resource_addresses(&terraform_dir().join("openstack/modules/cold"));
+    for address in [
+        "openstack_blockstorage_volume_v2.database",
+        "openstack_compute_keypair_v2.admin_local_key",
+        "openstack_compute_keypair_v2.database_local_key",
+        "openstack_networking_floatingip_v2.dashboard",
+        "terraform_data.csi_environment",
     ] {
-        let dir = terraform_dir().join(tree).join("modules/core");
-        let resources = resource_addresses(&dir);
-        assert_eq!(resources.len(), 13, "{}: {resources:?}", dir.display());
-        for vm in ["tf_tutu", "tf_tete", "tf_tata", "tf_titi"] {
-            let address = format!("{vm_type}.{vm}");
-            assert!(
-                resources.contains(&address),
-                "{tree}: no {address} in core: {resources:?}"
-            );
-        }
+        assert!(
+            cold.contains(&address.to_owned()),
+            "no {address} in cold: {cold:?}"
+        );
+    }
+    // The VM names status looks for, by attribute.
+    let text: String = ["database", "nomad_server", "orchestrator", "worker"]
+        .iter()
+        .map(|f| {
+            fs::read_to_string(terraform_dir().join(format!("openstack/modules/core/{f}.tf")))
+                .unwrap()
+        })
+        .collect();
+    for name in ["tf-tutu", "tf-tete", "tf-tata", "tf-titi"] {
+        assert!(
+            text.contains(&format!("name        = \"{name}\"")),
+            "{name}"
+        );
     }
 }
 

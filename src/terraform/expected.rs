@@ -124,5 +124,9 @@ mod tests {
             resources_in_target(&root.join("terraform/sandbox"), "module.core").unwrap(),
             13
         );
+        assert_eq!(
+            resources_in_target(&root.join("terraform/openstack"), "module.core").unwrap(),
+            10
+        );
     }
 }

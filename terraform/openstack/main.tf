@@ -1,6 +1,8 @@
-# HR-S&I on OpenStack. A stop is `destroy -target=module.core` (13 resources),
-# a start is `apply -target=module.core` (13 resources); cold, admin and
-# buckets are never touched by a stop/start.
+# HR-S&I on OpenStack, following the real deployment's modules. A stop is
+# `destroy -target=module.core`, a start `apply -target=module.core`: core's four
+# instances, two security groups, two floating IPs and their associations (10
+# resources, the count csi expects, read from these files); cold, admin and buckets
+# are never touched by a stop/start.
 
 terraform {
   required_version = ">= 1.6"
@@ -14,8 +16,9 @@ terraform {
   required_providers {
     openstack = {
       source = "terraform-provider-openstack/openstack"
-      # 1.x: core keeps its security-group rules inline
-      # (openstack_compute_secgroup_v2), so a stop/start is exactly 13 resources.
+      # 1.x, as the real deployment: it keeps openstack_compute_secgroup_v2,
+      # openstack_compute_floatingip_associate_v2 and openstack_blockstorage_volume_v2
+      # (removed in 2.0), so the real state's addresses stay as they are.
       version = "~> 1.54"
     }
     minio = {
@@ -56,7 +59,7 @@ module "cold" {
 
   environment      = var.environment
   external_network = var.external_network
-  ssh_public_key   = var.ssh_public_key
+  image_name       = var.image_name
 }
 
 module "buckets" {

@@ -1,4 +1,6 @@
-# What survives a stop. Nothing here depends on module.core.
+# What survives a stop. Nothing here depends on module.core. Addresses and names as in
+# the real deployment's cold/ module (database_volume.tf, admin_local_key.tf,
+# database_local_key.tf, dashboard_ip.tf), plus the state's environment record.
 
 variable "csi_environment" {
   type = string
@@ -12,18 +14,25 @@ variable "external_network" {
   type = string
 }
 
-variable "ssh_public_key" {
+variable "image_name" {
   type = string
 }
 
 variable "database_volume_size_gb" {
   type    = number
-  default = 500
+  default = 32
 }
 
-resource "openstack_blockstorage_volume_v3" "database" {
-  name        = "hrsi-${var.environment}-database"
-  description = "PostgreSQL data of tf-tutu"
+data "openstack_images_image_v2" "database" {
+  name = var.image_name
+}
+
+# The database instance boots from this volume: the critical part of the system
+# lives on dedicated block storage.
+resource "openstack_blockstorage_volume_v2" "database" {
+  name        = "tf-tutu-volume"
+  description = "Boot volume for the database instance"
+  image_id    = data.openstack_images_image_v2.database.id
   size        = var.database_volume_size_gb
 
   lifecycle {
@@ -31,30 +40,28 @@ resource "openstack_blockstorage_volume_v3" "database" {
   }
 }
 
-resource "openstack_compute_keypair_v2" "operators" {
-  name       = "hrsi-${var.environment}-keypair"
-  public_key = var.ssh_public_key
-}
-
-resource "openstack_networking_floatingip_v2" "dashboard" {
-  pool        = var.external_network
-  description = "hrsi-${var.environment} dashboard"
+resource "openstack_compute_keypair_v2" "admin_local_key" {
+  name = "tf-toto-local-keypair"
 
   lifecycle {
     prevent_destroy = true
   }
 }
 
-output "database_volume_id" {
-  value = openstack_blockstorage_volume_v3.database.id
+resource "openstack_compute_keypair_v2" "database_local_key" {
+  name = "tf-tutu-local-keypair"
+
+  lifecycle {
+    prevent_destroy = true
+  }
 }
 
-output "keypair_name" {
-  value = openstack_compute_keypair_v2.operators.name
-}
+resource "openstack_networking_floatingip_v2" "dashboard" {
+  pool = var.external_network
 
-output "dashboard_floatingip" {
-  value = openstack_networking_floatingip_v2.dashboard.address
+  lifecycle {
+    prevent_destroy = true
+  }
 }
 
 # The project the credentials act in (Keystone's token scope), not OS_PROJECT_ID.
@@ -69,4 +76,20 @@ resource "terraform_data" "csi_environment" {
     environment          = var.csi_environment
     openstack_project_id = data.openstack_identity_auth_scope_v3.current.project_id
   }
+}
+
+output "database_volume_id" {
+  value = openstack_blockstorage_volume_v2.database.id
+}
+
+output "keypair_name" {
+  value = openstack_compute_keypair_v2.admin_local_key.name
+}
+
+output "database_public_key" {
+  value = openstack_compute_keypair_v2.database_local_key.public_key
+}
+
+output "dashboard_floatingip" {
+  value = openstack_networking_floatingip_v2.dashboard.address
 }

@@ -69,3 +69,9 @@ variable "registry_token" {
   type      = string
   sensitive = true
 }
+
+variable "eodata_network" {
+  description = "The EO data network the worker template is attached to (real: eodata_magellium)."
+  type        = string
+  default     = "eodata_magellium"
+}
