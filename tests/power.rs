@@ -41,8 +41,20 @@ fn start_creates_13_and_stop_destroys_13() {
     );
     assert_no_plan_left(&bed.tmp);
 
-    let run = bed.csi(&["env", "stop", "sandbox", "--yes"]);
+    let run = bed.csi(&["env", "stop", "sandbox", "--yes", "--output", "json"]);
     assert_eq!(run.code, 0, "{}", run.all_output());
+    let result = json_of(&run.stdout);
+    assert_eq!(
+        (&result["operation"], &result["outcome"], &result["changed"]),
+        (&"stop".into(), &"done".into(), &true.into()),
+        "{result}"
+    );
+    assert_eq!(result["totals"]["destroy"], 13);
+    assert_eq!(
+        result["applied"]["completed"].as_array().map(Vec::len),
+        Some(13)
+    );
+    assert_eq!(result["resources_under_target"], 0);
     assert!(addresses_in(&bed.tf, "core").is_empty());
     assert_eq!(
         addresses_in(&bed.tf, "cold").len(),

@@ -30,7 +30,7 @@ setup_terraform() {
     "$tofu" -chdir="$tf_dir" init -input=false -no-color >"$work/tofu.log" 2>&1 \
         && "$tofu" -chdir="$tf_dir" apply -input=false -auto-approve -no-color \
             -var-file=sandbox_env_configuration.tfvars -var-file=sandbox_env_secrets.tfvars \
-            -var=csi_packages_tag=bench >>"$work/tofu.log" 2>&1 \
+            -var=csi_packages_tag=bench -var=csi_environment=bench >>"$work/tofu.log" 2>&1 \
         || { tail -n 20 "$work/tofu.log" >&2; die "tofu init/apply of the bench tree failed"; }
 }
 
