@@ -22,16 +22,25 @@ pub async fn stop(ctx: &Context, args: StopArgs) -> anyhow::Result<()> {
         accept_old_backup: args.accept_old_backup,
         ..request
     };
-    run(ctx, &args.env, request).await
+    run(ctx, &args.env, request).await.map(|_| ())
 }
 
-pub async fn start(ctx: &Context, args: StartArgs) -> anyhow::Result<()> {
+/// What the dispatcher does after a start: after a downtime of more than a day, it
+/// offers the wave restart (a command of its own).
+pub struct Started {
+    pub long_downtime: bool,
+}
+
+pub async fn start(ctx: &Context, args: StartArgs) -> anyhow::Result<Started> {
     let request = PowerRequest {
         no_wait: args.no_wait,
         wait_timeout: args.wait_timeout,
         ..request(Direction::Start, &args.plan)
     };
-    run(ctx, &args.env, request).await
+    let downtime = run(ctx, &args.env, request).await?;
+    Ok(Started {
+        long_downtime: downtime.is_some_and(|d| d > chrono::TimeDelta::days(1)),
+    })
 }
 
 /// `csi env plan`: the checked plan, nothing changed; exit 4 when it differs from
@@ -110,45 +119,21 @@ fn already(direction: Direction) -> &'static str {
     }
 }
 
-async fn run(ctx: &Context, env: &str, request: PowerRequest) -> anyhow::Result<()> {
+/// Returns the downtime a start measured.
+async fn run(
+    ctx: &Context,
+    env: &str,
+    request: PowerRequest,
+) -> anyhow::Result<Option<chrono::TimeDelta>> {
     let settings = ctx.reach(env).await?;
     if ctx.global.dry_run {
-        return plan_only(ctx, &settings, &request).await;
+        return plan_only(ctx, &settings, &request).await.map(|_| None);
     }
     let (downtime, result) = apply_locked(ctx, env, &settings, request).await?;
     if ctx.printer.is_json() {
         ctx.printer.json(&result);
     }
-    if downtime.is_some_and(|d| d > chrono::TimeDelta::days(1)) {
-        offer_wave_restart(ctx, env).await?;
-    }
-    Ok(())
-}
-
-/// After a long downtime, at a terminal: start the wave restart now, detached (it runs
-/// for days). Never without the operator's own yes.
-async fn offer_wave_restart(ctx: &Context, env: &str) -> anyhow::Result<()> {
-    if !ctx.prompter.is_interactive() {
-        return Ok(());
-    }
-    let question = format!("Start the wave restart of `{env}` now, detached (it runs for days)?");
-    if ctx.prompter.confirm_exception(&question, "").is_err() {
-        ctx.printer
-            .info(&format!("later: `csi env restart-waves {env}`"));
-        return Ok(());
-    }
-    let args = crate::cli::RestartWavesArgs {
-        env: env.to_owned(),
-        downtime: None,
-        gate: crate::cli::GateArg::Sql,
-        skip_gate: false,
-        status: false,
-        abort: false,
-        detach: true,
-        poll: None,
-        detached_child: false,
-    };
-    super::env_restart_waves::run(ctx, args).await
+    Ok(downtime)
 }
 
 /// The locked part of a stop or start; returns the downtime a start measured and the

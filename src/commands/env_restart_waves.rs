@@ -123,3 +123,29 @@ pub async fn run(ctx: &Context, args: RestartWavesArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// After a start that ended a downtime of more than a day, at a terminal: start the wave
+/// restart now, detached (it runs for days). Never without the operator's own yes.
+pub async fn offer_after_start(ctx: &Context, env: &str) -> anyhow::Result<()> {
+    if !ctx.prompter.is_interactive() {
+        return Ok(());
+    }
+    let question = format!("Start the wave restart of `{env}` now, detached (it runs for days)?");
+    if ctx.prompter.confirm_exception(&question, "").is_err() {
+        ctx.printer
+            .info(&format!("later: `csi env restart-waves {env}`"));
+        return Ok(());
+    }
+    let args = RestartWavesArgs {
+        env: env.to_owned(),
+        downtime: None,
+        gate: GateArg::Sql,
+        skip_gate: false,
+        status: false,
+        abort: false,
+        detach: true,
+        poll: None,
+        detached_child: false,
+    };
+    run(ctx, args).await
+}

@@ -81,7 +81,13 @@ pub async fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
             EnvCommand::Check(args) => env_check::run(ctx, &args.env).await,
             EnvCommand::History(args) => env_history::run(ctx, &args),
             EnvCommand::Stop(args) => env_power::stop(ctx, args).await,
-            EnvCommand::Start(args) => env_power::start(ctx, args).await,
+            EnvCommand::Start(args) => {
+                let env = args.env.clone();
+                if env_power::start(ctx, args).await?.long_downtime {
+                    env_restart_waves::offer_after_start(ctx, &env).await?;
+                }
+                Ok(())
+            }
             EnvCommand::Plan(args) => env_power::plan(ctx, args).await,
             EnvCommand::PatchImage(args) => env_patch_image::run(ctx, args).await,
             EnvCommand::Drift(args) => env_drift::run(ctx, &args.env).await,
