@@ -293,8 +293,10 @@ pub struct JobSelectionArgs {
     #[arg(long, value_delimiter = ',', value_name = "TILE,...")]
     pub tile: Vec<String>,
     /// The date column of the type's table that --since/--before apply to
-    #[arg(long, value_name = "COLUMN", default_value = "measurement_date")]
-    pub date_column: String,
+    /// (default: the type's measurement date, e.g. measurement_date_start for rlies1,
+    /// product_date for gfsc)
+    #[arg(long, value_name = "COLUMN")]
+    pub date_column: Option<String>,
     /// Jobs whose date is at or after this: 2026-11-20, 2026-11-20T10:00:00 (UTC) or RFC 3339
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,

@@ -80,6 +80,17 @@ impl Output {
     }
 }
 
+/// PostgreSQL's programs, whose messages must be in English (`LC_ALL=C`).
+const POSTGRES_TOOLS: &[&str] = &[
+    "psql",
+    "pg_dump",
+    "pg_dumpall",
+    "pg_restore",
+    "initdb",
+    "pg_ctl",
+    "pg_config",
+];
+
 #[derive(Debug, Clone)]
 pub struct Cmd {
     program: OsString,
@@ -169,10 +180,32 @@ impl Cmd {
                 EnvValue::Secret(s) => command.env(key, s.expose()),
             };
         }
+        if self.runs_postgres_tool() {
+            // PostgreSQL's messages are parsed and shown as they are: English ones,
+            // whatever the operator's locale.
+            for key in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+                if !self.envs.iter().any(|(k, _)| k == key) {
+                    command.env(key, "C");
+                }
+            }
+        }
         if let Some(dir) = &self.cwd {
             command.current_dir(dir);
         }
         command
+    }
+
+    /// The program (or the program `runuser`/`sudo` starts) is one of PostgreSQL's.
+    fn runs_postgres_tool(&self) -> bool {
+        std::iter::once(&self.program)
+            .chain(&self.args)
+            .take(8)
+            .any(|word| {
+                Path::new(word)
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| POSTGRES_TOOLS.contains(&n))
+            })
     }
 
     /// Runs to completion, capturing stdout; a non-zero exit is an error.

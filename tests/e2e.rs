@@ -254,7 +254,7 @@ impl Demo {
                 "-U",
                 "postgres",
             ])
-            .args(["-p", &self.pg_port.to_string(), "-d", "cosims", "-c", sql])
+            .args(["-p", &self.pg_port.to_string(), "-d", "postgres", "-c", sql])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .output()

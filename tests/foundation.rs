@@ -22,7 +22,7 @@ struct Bed {
 /// repository with a backdated nightly archive, tofu, and the Nomad double.
 fn test_bed(openstack_project_id: Option<&str>, protected: bool) -> Bed {
     let pg = TestPostgres::start();
-    pg.create_cosims_db("cosims");
+    pg.load_cosims();
     let borg = TestBorgRepo::create();
     borg.add_dump_archive(&pg, "pgdump_2026-11-20T04:00:00", "2026-11-20T04:00:00");
     let nomad = NomadDouble::start(&[]);

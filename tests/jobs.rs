@@ -168,7 +168,10 @@ fn jobs_are_selected_by_time_range_and_by_tile() {
     assert_eq!(total, 6);
     assert_eq!(ids, [nov2.clone(), nov3.clone()].concat());
     assert_eq!(value["date_column"], "measurement_date");
-    assert_eq!(value["jobs"][0]["date"], "2026-11-02 10:00:00+00");
+    // Production's dates are `timestamp` (no time zone); the type is the table's.
+    assert_eq!(value["jobs"][0]["date"], "2026-11-02 10:00:00");
+    assert_eq!(value["jobs"][0]["type"], "fsc_rlie");
+    assert_eq!(value["jobs"][0]["name"], "job_1");
 
     let (_, ids, _) = list(&["--type", "fsc_rlie_job", "--before", "2026-11-02"]);
     assert_eq!(ids, nov1);

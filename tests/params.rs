@@ -18,7 +18,7 @@ fn config(port: u16, protected: bool) -> String {
 
 fn bed(protected: bool) -> Bed {
     let pg = TestPostgres::start();
-    pg.create_cosims_db("cosims");
+    pg.load_cosims();
     let env = TestEnv::new(&config(pg.port(), protected));
     Bed { env, pg }
 }
@@ -30,7 +30,7 @@ impl Bed {
 
     fn value(&self, column: &str) -> String {
         self.pg.psql(
-            "cosims",
+            "postgres",
             &format!("SELECT coalesce({column}::text, 'NULL') FROM cosims.system_parameters"),
         )
     }
@@ -38,7 +38,7 @@ impl Bed {
     fn history_rows(&self) -> usize {
         self.pg
             .psql(
-                "cosims",
+                "postgres",
                 "SELECT count(*) FROM cosims.system_parameters_history",
             )
             .parse()
@@ -211,7 +211,7 @@ fn job_types_list_round_trips_in_both_spellings() {
 
     // The row holds Python style: a JSON value is stored Python-style.
     bed.pg.psql(
-        "cosims",
+        "postgres",
         "UPDATE cosims.system_parameters SET job_types_list = '[''fsc_rlie_job'',''gfsc_job'']'",
     );
     let run = bed.csi(&[

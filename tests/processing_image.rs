@@ -17,7 +17,7 @@ struct Bed {
 
 fn bed(protected: bool) -> Bed {
     let pg = TestPostgres::start();
-    pg.create_cosims_db("cosims");
+    pg.load_cosims();
     let env = TestEnv::new(&database_config(pg.port(), protected, ""));
     Bed { env, pg }
 }
@@ -29,7 +29,7 @@ impl Bed {
 
     fn value(&self, column: &str) -> String {
         self.pg.psql(
-            "cosims",
+            "postgres",
             &format!("SELECT coalesce({column}, 'NULL') FROM cosims.system_parameters"),
         )
     }
@@ -37,7 +37,7 @@ impl Bed {
     fn history_rows(&self) -> usize {
         self.pg
             .psql(
-                "cosims",
+                "postgres",
                 "SELECT count(*) FROM cosims.system_parameters_history",
             )
             .parse()

@@ -11,7 +11,12 @@ use std::time::{Duration, Instant};
 use chrono::{TimeDelta, Utc};
 use serde_json::Value;
 use support::csi::{test_path, Run, TestEnv};
-use support::postgres::TestPostgres;
+use support::postgres::{new_job_sql, TestPostgres};
+
+/// `fsc_rlie` for `fsc_rlie_job`: the table prefix of a job_types_list entry.
+fn table_of(job_type: &str) -> &str {
+    job_type.trim_end_matches("_job")
+}
 
 const WAVE1: &str = r#"["fsc_rlie_job", "rlies1_job"]"#;
 const WAVE2: &str = r#"["fsc_rlie_job", "rlies1_job", "rlies1s2_job", "sws_wds_job"]"#;
@@ -29,8 +34,8 @@ fn config(port: u16, protected: bool) -> String {
 /// A cosims database with no job at all: the test creates the production it needs.
 fn bed(protected: bool) -> Bed {
     let pg = TestPostgres::start();
-    pg.create_cosims_db("cosims");
-    pg.psql("cosims", "TRUNCATE cosims.parent_jobs CASCADE");
+    pg.load_cosims();
+    pg.psql("postgres", "TRUNCATE cosims.parent_jobs CASCADE");
     let env = TestEnv::new(&config(pg.port(), protected));
     Bed { env, pg }
 }
@@ -42,7 +47,7 @@ impl Bed {
 
     fn value(&self, column: &str) -> String {
         self.pg.psql(
-            "cosims",
+            "postgres",
             &format!("SELECT coalesce({column}::text, 'NULL') FROM cosims.system_parameters"),
         )
     }
@@ -50,8 +55,8 @@ impl Bed {
     /// Every value job_types_list took, oldest first (the history trigger's copies).
     fn job_types_history(&self) -> Vec<String> {
         let text = self.pg.psql(
-            "cosims",
-            "SELECT job_types_list FROM cosims.system_parameters_history ORDER BY id",
+            "postgres",
+            "SELECT job_types_list FROM cosims.system_parameters_history ORDER BY history_id",
         );
         let mut values: Vec<String> = text.lines().map(str::to_owned).collect();
         values.dedup();
@@ -60,14 +65,15 @@ impl Bed {
 
     /// One NRT job of this type that went all the way to done, now.
     fn produce(&self, job_type: &str) {
+        let new_job = new_job_sql(table_of(job_type), "32TLR", "nrt", "2026-11-20 10:00:00")
+            .replace("select id from p;", "select id from p into j;");
         self.pg.psql(
-            "cosims",
+            "postgres",
             &format!(
                 "DO $$
                  DECLARE j bigint; s smallint;
                  BEGIN
-                   INSERT INTO cosims.parent_jobs (name, priority, tile_id)
-                   VALUES ('{job_type}', 'nrt', '32TLR') RETURNING id INTO j;
+                   {new_job}
                    FOREACH s IN ARRAY ARRAY[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]::smallint[] LOOP
                      INSERT INTO cosims.job_status_changes (fk_parent_job_id, job_status) VALUES (j, s);
                    END LOOP;
@@ -81,15 +87,19 @@ impl Bed {
         let id: i64 = self
             .pg
             .psql(
-                "cosims",
-                &format!(
-                    "INSERT INTO cosims.parent_jobs (name, priority, tile_id, creation_date)
-                     VALUES ('{job_type}', 'nrt', '31TGM', now() - interval '{hours} hours') RETURNING id;"
-                ),
+                "postgres",
+                &new_job_sql(table_of(job_type), "31TGM", "nrt", "2026-11-20 10:00:00"),
             )
             .parse()
             .unwrap();
-        self.walk(id, &[5]);
+        // Its first status change, hours ago (production's times: timestamp, UTC).
+        self.pg.psql(
+            "postgres",
+            &format!(
+                "INSERT INTO cosims.job_status_changes (fk_parent_job_id, job_status, time) \
+                 VALUES ({id}, 5, now() AT TIME ZONE 'UTC' - interval '{hours} hours')"
+            ),
+        );
         id
     }
 
@@ -99,7 +109,7 @@ impl Bed {
             .iter()
             .map(|s| format!("INSERT INTO cosims.job_status_changes (fk_parent_job_id, job_status) VALUES ({job}, {s});\n"))
             .collect();
-        self.pg.psql("cosims", &sql);
+        self.pg.psql("postgres", &sql);
     }
 
     /// Writes a journal as earlier commands would have.
@@ -396,13 +406,13 @@ fn a_run_killed_mid_wave_resumes_without_repeating_anything() {
     let rewrites: usize = bed
         .pg
         .psql(
-            "cosims",
+            "postgres",
             "SELECT count(*) FROM cosims.system_parameters_history",
         )
         .parse()
         .unwrap();
-    // seed row + preflight + three waves: nothing written twice.
-    assert_eq!(rewrites, 5);
+    // the schema's row + the seed's update + preflight + three waves: nothing written twice.
+    assert_eq!(rewrites, 6);
     let second = std::fs::read_to_string(&log).unwrap();
     assert!(
         !second.contains("set rlies1s2_min_search_window_days"),
@@ -465,7 +475,7 @@ fn the_preflight_proposes_values_for_3_and_10_days_of_downtime() {
     );
 
     // A start date already set earlier than the downtime is kept.
-    bed.pg.psql("cosims", "UPDATE cosims.system_parameters SET gfsc_daily_jobs_creation_start_date = now() - interval '20 days'");
+    bed.pg.psql("postgres", "UPDATE cosims.system_parameters SET gfsc_daily_jobs_creation_start_date = now() - interval '20 days'");
     assert_eq!(
         proposed(&proposals("10d"), "gfsc_daily_jobs_creation_start_date"),
         Value::Null
@@ -483,12 +493,13 @@ fn the_preflight_proposes_values_for_3_and_10_days_of_downtime() {
     let history: usize = bed
         .pg
         .psql(
-            "cosims",
+            "postgres",
             "SELECT count(*) FROM cosims.system_parameters_history",
         )
         .parse()
         .unwrap();
-    assert_eq!(history, 2, "a dry run wrote something");
+    // the schema's row, the seed's update, the test's update above
+    assert_eq!(history, 3, "a dry run wrote something");
     assert!(bed.steps("restart_begun").is_empty());
 }
 
@@ -725,7 +736,7 @@ const RESTART_AFTER_3_DAYS: [&str; 6] = [
 #[test]
 fn a_custom_gate_sql_follows_the_contract() {
     let pg = TestPostgres::start();
-    pg.create_cosims_db("cosims");
+    pg.load_cosims();
     let gate = |sql: &str| {
         config(pg.port(), false).replace(
             "restart {\n",
@@ -736,8 +747,8 @@ fn a_custom_gate_sql_follows_the_contract() {
     let env = TestEnv::new(&gate(
         "SELECT count(*) = 0 AS passed, count(*) AS backlog, 'custom' AS kind
          FROM {schema}.parent_jobs
-         WHERE name = $1 AND priority = 'nrt' AND last_status_id < 11
-           AND creation_date < now() - interval '10 years';",
+         WHERE $1 <> '' AND priority = 'nrt' AND last_status_id < 11
+           AND last_status_change_date < now() - interval '10 years';",
     ));
     let run = env.csi(&[&RESTART_AFTER_3_DAYS[..], &["--poll", "50ms"]].concat());
     assert_eq!(run.code, 0, "{}", run.all_output());
@@ -756,7 +767,7 @@ fn a_custom_gate_sql_follows_the_contract() {
     // No boolean `passed`: refused before anything is written.
     let env = TestEnv::new(&gate("SELECT 1 AS backlog"));
     let before = pg.psql(
-        "cosims",
+        "postgres",
         "SELECT count(*) FROM cosims.system_parameters_history",
     );
     let run = env.csi(&RESTART_AFTER_3_DAYS);
@@ -769,7 +780,7 @@ fn a_custom_gate_sql_follows_the_contract() {
     assert!(run.stderr.contains("restart.gate_sql"), "{}", run.stderr);
     assert_eq!(
         pg.psql(
-            "cosims",
+            "postgres",
             "SELECT count(*) FROM cosims.system_parameters_history"
         ),
         before

@@ -213,8 +213,7 @@ impl TestOther {
     /// pg_dumpall of a cluster whose `cosims` database holds another schema.
     fn dump_without_schema() -> Vec<u8> {
         let pg = support::postgres::TestPostgres::start();
-        pg.create_database("cosims", None);
-        pg.psql("cosims", "CREATE SCHEMA shop; CREATE TABLE shop.items (id int); INSERT INTO shop.items VALUES (1);");
+        pg.psql("postgres", "CREATE SCHEMA shop; CREATE TABLE shop.items (id int); INSERT INTO shop.items VALUES (1);");
         pg.dumpall()
     }
 }

@@ -20,7 +20,7 @@ fn new_installation() -> (Bed, String, String) {
     bed.nightly("2026-11-20T04:00:00");
     bed.psql("DROP SCHEMA cosims CASCADE");
     bed.pg
-        .psql_file("cosims", &sandbox_sql_dir().join("cosims-schema.sql"));
+        .psql_file("postgres", &sandbox_sql_dir().join("cosims-schema.sql"));
     bed.psql("ALTER TABLE cosims.parent_jobs ADD COLUMN site text NOT NULL DEFAULT 'eu'");
     (bed, counts, content)
 }

@@ -16,7 +16,7 @@ fn section<'a>(overview: &'a serde_json::Value, name: &str) -> &'a serde_json::V
 #[test]
 fn a_failing_source_is_shown_unavailable_and_the_rest_still_answers() {
     let pg = TestPostgres::start();
-    pg.create_cosims_db("cosims");
+    pg.load_cosims();
     let borg = TestBorgRepo::create();
     borg.add_dump_archive(&pg, "pgdump_2026-11-20T04:00:00", "2026-11-20T04:00:00");
     let mut env = TestEnv::new("");
@@ -158,7 +158,7 @@ fn six_services() -> String {
 #[test]
 fn status_takes_as_long_as_its_slowest_source_not_the_sum() {
     let pg = TestPostgres::start();
-    pg.create_cosims_db("cosims");
+    pg.load_cosims();
     let borg = TestBorgRepo::create();
     borg.add_dump_archive(&pg, "pgdump_2026-11-20T04:00:00", "2026-11-20T04:00:00");
     let nomad = NomadDouble::start(&["--latency-ms", "300"]);

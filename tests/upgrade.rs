@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use support::borg::TestBorgRepo;
 use support::csi::{copy_job_files, nomad_config, stderr_until, Run, TestEnv};
 use support::nomad::NomadDouble;
-use support::postgres::{repo_root, sandbox_sql_dir, TestPostgres, COSIMS_OWNER};
+use support::postgres::{repo_root, sandbox_sql_dir, TestPostgres};
 
-const DB: &str = "cosims";
+const DB: &str = "postgres";
 const NEW_TAG: &str = "git-0123abcd";
 
 const SERVICES: [(&str, &str); 6] = [
@@ -39,10 +39,7 @@ struct Bed {
 impl Bed {
     fn new(double_args: &[&str]) -> Bed {
         let pg = TestPostgres::start();
-        let dir = sandbox_sql_dir();
-        pg.psql_file("postgres", &dir.join("cosims-roles.sql"));
-        pg.create_database(DB, Some(COSIMS_OWNER));
-        pg.psql_file(DB, &dir.join("cosims-schema.sql"));
+        pg.load_cosims_schema();
         let scratch = TestPostgres::start();
         let borg = TestBorgRepo::create();
         let mut args = vec!["--cpu-capacity", "20000"];

@@ -18,6 +18,9 @@
 
 set -euo pipefail
 
+# PostgreSQL speaks English to whoever reads its messages (logs, errors).
+export LC_ALL=C LANG=C LC_MESSAGES=C
+
 PROG="pg-cluster"
 
 die() {

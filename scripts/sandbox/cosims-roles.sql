@@ -1,19 +1,24 @@
--- Roles of the cosims-like sandbox database.
+-- The PostgREST roles of the HR-S&I database.
 --
--- Roles are cluster-global and pg_dumpall dumps them, so this file must be
--- safe to run again over a cluster where they already exist (for example
--- after a restore of a pg_dumpall archive). Run it as a superuser, in any
--- database, before cosims-schema.sql.
+-- Production creates them in its schema file: `web_anonymous` (no login), the
+-- role PostgREST serves anonymous requests as, and `authenticator` (login, with
+-- a password, no inherit), the role PostgREST connects as and which may become
+-- web_anonymous. pg_dumpall emits both in its globals, with the password hash.
+--
+-- Roles are cluster-global and a restored pg_dumpall archive brings them back,
+-- so this file may run again over a cluster that has them. Run it as the
+-- superuser, in database postgres, before cosims-schema.sql. The sandbox's
+-- password is not a secret (production's is not this one).
 
 DO $roles$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'cosims_admin') THEN
-        CREATE ROLE cosims_admin LOGIN;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'web_anonymous') THEN
+        CREATE ROLE web_anonymous NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'authenticator') THEN
+        CREATE ROLE authenticator NOINHERIT LOGIN PASSWORD 'sandbox-authenticator';
     END IF;
 END
 $roles$;
 
--- Attributes are (re)applied every time, whether the role was just created
--- or restored from a dump made with other attributes.
-ALTER ROLE cosims_admin WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION;
-COMMENT ON ROLE cosims_admin IS 'owner of the cosims schema (HR-S&I sandbox)';
+GRANT web_anonymous TO authenticator;

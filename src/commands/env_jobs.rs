@@ -151,7 +151,7 @@ fn job_line(job: &JobRow) -> String {
     format!(
         "{:>10}  {:<14} {:<7} {:<18} {:<20} {}",
         job.id,
-        job.name,
+        job.job_type.as_deref().unwrap_or("-"),
         job.tile.as_deref().unwrap_or("-"),
         describe(job.status),
         job.since
@@ -356,6 +356,7 @@ async fn run_walk(
         match outcome {
             Outcome::WouldWrite if json => planned.push(json!({
                 "id": job.id,
+                "type": job.job_type,
                 "name": job.name,
                 "tile": job.tile,
                 "from": describe(job.status),
@@ -364,7 +365,7 @@ async fn run_walk(
             Outcome::WouldWrite => p.data(&format!(
                 "would write  job {}  {}  {}  {walk}",
                 job.id,
-                job.name,
+                job.job_type.as_deref().unwrap_or("-"),
                 job.tile.as_deref().unwrap_or("-")
             )),
             Outcome::Changed => p.detail(&format!("job {}: {walk}", job.id)),

@@ -52,8 +52,8 @@ pub async fn ping(settings: &DatabaseSettings, timeout: Duration) -> anyhow::Res
         .await
         .context("querying the database")?;
     Ok(ServerInfo {
-        version: row.get(0),
-        schema_present: row.get(1),
+        version: super::decode::get(&row, 0, "version()")?,
+        schema_present: super::decode::get(&row, 1, "the schema's presence")?,
     })
 }
 

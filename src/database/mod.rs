@@ -1,6 +1,7 @@
 //! The environment's PostgreSQL database.
 
 mod connect;
+pub mod decode;
 pub mod dump;
 pub mod pg_error;
 pub mod restore;

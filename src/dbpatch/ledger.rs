@@ -3,6 +3,7 @@
 //! the same transaction as the patch. A name is applied once; a different file under
 //! an applied name is refused.
 
+use crate::database::decode;
 use crate::database::pg_error::PgContext;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -59,19 +60,19 @@ pub struct Record {
     pub safety_archive: Option<String>,
 }
 
-fn entry(row: &tokio_postgres::Row) -> Entry {
-    Entry {
-        id: row.get(0),
-        file_name: row.get(1),
-        checksum: row.get(2),
-        applied_at: row.get(3),
-        applied_by: row.get(4),
-        csi_version: row.get(5),
-        statements: row.get(6),
-        transactional: row.get(7),
-        rehearsed: row.get(8),
-        safety_archive: row.get(9),
-    }
+fn entry(row: &tokio_postgres::Row) -> anyhow::Result<Entry> {
+    Ok(Entry {
+        id: decode::get(row, 0, "csi_patch_ledger.id")?,
+        file_name: decode::get(row, 1, "csi_patch_ledger.file_name")?,
+        checksum: decode::get(row, 2, "csi_patch_ledger.checksum")?,
+        applied_at: decode::get(row, 3, "csi_patch_ledger.applied_at")?,
+        applied_by: decode::get(row, 4, "csi_patch_ledger.applied_by")?,
+        csi_version: decode::get(row, 5, "csi_patch_ledger.csi_version")?,
+        statements: decode::get(row, 6, "csi_patch_ledger.statements")?,
+        transactional: decode::get(row, 7, "csi_patch_ledger.transactional")?,
+        rehearsed: decode::get(row, 8, "csi_patch_ledger.rehearsed")?,
+        safety_archive: decode::get(row, 9, "csi_patch_ledger.safety_archive")?,
+    })
 }
 
 /// SHA-256 of `bytes`, hex, computed by the server (`sha256()`, PostgreSQL 11+).
@@ -103,7 +104,7 @@ pub async fn list(client: &impl GenericClient) -> anyhow::Result<Vec<Entry>> {
         )
         .await
         .map_err(|e| access(e, "reading the patch ledger"))?;
-    Ok(rows.iter().map(entry).collect())
+    rows.iter().map(entry).collect()
 }
 
 /// The ledger's row for this file name, and the rows of other names with the same
@@ -128,6 +129,8 @@ pub async fn lookup(
     let (same, others): (Vec<Entry>, Vec<Entry>) = rows
         .iter()
         .map(entry)
+        .collect::<anyhow::Result<Vec<_>>>()?
+        .into_iter()
         .partition(|e| e.file_name == file_name);
     Ok((same.into_iter().next(), others))
 }
@@ -206,7 +209,7 @@ pub async fn insert(client: &impl GenericClient, record: &Record) -> anyhow::Res
         )
         .await
         .map_err(|e| access(e, "recording the patch in the ledger"))?;
-    Ok(entry(&row))
+    entry(&row)
 }
 
 /// A permission problem on csi's schema is a precondition with what to grant.

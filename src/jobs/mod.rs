@@ -13,8 +13,8 @@ mod writer;
 pub use query::{counts, page, JobRow, StatusCount};
 pub use rules::{Disallowed, Transitions};
 pub use selection::{
-    job_types, parse_ids, parse_time, resolve, IdRange, JobType, Resolved, Selection, TimeRange,
-    DEFAULT_DATE_COLUMN,
+    job_types, parse_ids, parse_time, resolve, DateColumn, IdRange, JobType, Resolved, Selection,
+    TimeRange,
 };
 pub use status::{describe, path_text, Status, STATUSES};
 pub use summary::{IdRanges, Reason, Summary, Tally};

@@ -3,6 +3,7 @@
 //! at the start), so that thousands of jobs take constant memory and no statement
 //! stays open on the live database between two writes.
 
+use crate::database::decode;
 use crate::database::pg_error::PgContext;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -16,8 +17,11 @@ pub const BATCH: i64 = 200;
 #[derive(Debug, Clone, Serialize)]
 pub struct JobRow {
     pub id: i64,
-    /// `parent_jobs.name`, e.g. `fsc_rlie_job`.
-    pub name: String,
+    /// The job's type: the type whose table holds it (`fsc_rlie`), if any.
+    #[serde(rename = "type")]
+    pub job_type: Option<String>,
+    /// `parent_jobs.name`, the job's own name (`job_42`).
+    pub name: Option<String>,
     pub tile: Option<String>,
     pub status: Option<Status>,
     pub since: Option<DateTime<Utc>>,
@@ -51,13 +55,14 @@ pub async fn counts(
         .query(&sql, &filter.refs())
         .await
         .pg_context("counting the selected jobs")?;
-    Ok(rows
-        .iter()
-        .map(|r| StatusCount {
-            status: r.get::<_, Option<i16>>(0).map(Status),
-            jobs: r.get(1),
+    rows.iter()
+        .map(|r| {
+            Ok(StatusCount {
+                status: decode::get::<Option<i16>>(r, 0, "parent_jobs.last_status_id")?.map(Status),
+                jobs: decode::get(r, 1, "count(*) of parent_jobs")?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 fn columns(resolved: &Resolved) -> String {
@@ -65,19 +70,21 @@ fn columns(resolved: &Resolved) -> String {
         .date_expression()
         .map_or_else(|| "null::text".to_owned(), |(_, expr)| expr);
     format!(
-        "p.id, p.name::text, p.tile_id::text, p.last_status_id::int2, p.last_status_change_date, {date}"
+        "p.id::int8, p.name::text, p.tile_id::text, p.last_status_id::int2, p.last_status_change_date, {date}, {}",
+        resolved.type_expression()
     )
 }
 
-fn job(row: &tokio_postgres::Row) -> JobRow {
-    JobRow {
-        id: row.get(0),
-        name: row.get(1),
-        tile: row.get(2),
-        status: row.get::<_, Option<i16>>(3).map(Status),
-        since: row.get(4),
-        date: row.get(5),
-    }
+fn job(row: &tokio_postgres::Row) -> anyhow::Result<JobRow> {
+    Ok(JobRow {
+        id: decode::get(row, 0, "parent_jobs.id")?,
+        name: decode::get(row, 1, "parent_jobs.name")?,
+        tile: decode::get(row, 2, "parent_jobs.tile_id")?,
+        status: decode::get::<Option<i16>>(row, 3, "parent_jobs.last_status_id")?.map(Status),
+        since: decode::timestamp(row, 4, "parent_jobs.last_status_change_date")?,
+        date: decode::get(row, 5, "the selection's date column")?,
+        job_type: decode::get(row, 6, "the job's type")?,
+    })
 }
 
 /// One page of the selection, by id.
@@ -106,7 +113,7 @@ pub async fn page(
         .query(&sql, &filter.refs())
         .await
         .pg_context("reading the selected jobs")?;
-    Ok(rows.iter().map(job).collect())
+    rows.iter().map(job).collect()
 }
 
 /// The selection, batch after batch, in id order.
@@ -124,15 +131,15 @@ impl Batches {
     ) -> anyhow::Result<Self> {
         let filter = resolved.filter();
         let sql = format!(
-            "select max(p.id) from {} p where {}",
+            "select max(p.id)::int8 from {} p where {}",
             resolved.parent_jobs(),
             filter.sql
         );
-        let upper: Option<i64> = client
+        let row = client
             .query_one(&sql, &filter.refs())
             .await
-            .pg_context("reading the selection's highest job id")?
-            .get(0);
+            .pg_context("reading the selection's highest job id")?;
+        let upper: Option<i64> = decode::get(&row, 0, "max(parent_jobs.id)")?;
         Ok(Batches {
             resolved: resolved.clone(),
             after: i64::MIN,
@@ -170,7 +177,7 @@ impl Batches {
             self.upper = None;
             return Ok(None);
         }
-        let jobs: Vec<JobRow> = rows.iter().map(job).collect();
+        let jobs = rows.iter().map(job).collect::<anyhow::Result<Vec<JobRow>>>()?;
         self.after = jobs.last().map_or(self.after, |j| j.id);
         Ok(Some(jobs))
     }

@@ -80,18 +80,18 @@ impl Transitions {
             .collect();
         Transitions {
             allowed,
-            source: "built in (the reference's table)".to_owned(),
+            source: "built in (production's check_status_change trigger)".to_owned(),
         }
     }
 
     /// The database's table when it exists, else the built-in one.
     pub async fn load(client: &tokio_postgres::Client, schema: &str) -> anyhow::Result<Self> {
         let table = format!("{}.job_status_transitions", quote_ident(schema));
-        let exists: bool = client
+        let row = client
             .query_one("select to_regclass($1) is not null", &[&table])
             .await
-            .pg_context("looking for the job status transitions table")?
-            .get(0);
+            .pg_context("looking for the job status transitions table")?;
+        let exists: bool = crate::database::decode::get(&row, 0, "to_regclass")?;
         if !exists {
             return Ok(Self::built_in());
         }
@@ -102,8 +102,18 @@ impl Transitions {
             )
             .await
             .pg_context(format!("reading {table}"))?;
+        let source = format!("{table}.from_status/to_status");
+        let allowed = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    crate::database::decode::get(r, 0, &source)?,
+                    crate::database::decode::get(r, 1, &source)?,
+                ))
+            })
+            .collect::<anyhow::Result<_>>()?;
         Ok(Transitions {
-            allowed: rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
+            allowed,
             source: format!("{schema}.job_status_transitions"),
         })
     }

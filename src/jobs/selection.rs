@@ -10,10 +10,9 @@ use serde::Serialize;
 use tokio_postgres::types::ToSql;
 
 use super::status::Status;
+use crate::database::decode;
 use crate::database::dump::quote_ident;
 use crate::error::{usage, CsiError};
-
-pub const DEFAULT_DATE_COLUMN: &str = "measurement_date";
 
 /// The selection as the operator gave it.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -36,7 +35,8 @@ pub struct IdRange {
 /// On a date column of the type's table: `since` included, `before` excluded.
 #[derive(Debug, Clone, Serialize)]
 pub struct TimeRange {
-    pub column: String,
+    /// `--date-column`; None: each type's own measurement (or product) date.
+    pub column: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub before: Option<DateTime<Utc>>,
 }
@@ -80,12 +80,11 @@ impl Selection {
         }
         if let Some(range) = &self.time {
             let fmt = |t: &DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            let column = range.column.as_deref().unwrap_or("date");
             match (&range.since, &range.before) {
-                (Some(s), Some(b)) => {
-                    parts.push(format!("{} in [{}, {})", range.column, fmt(s), fmt(b)))
-                }
-                (Some(s), None) => parts.push(format!("{} >= {}", range.column, fmt(s))),
-                (None, Some(b)) => parts.push(format!("{} < {}", range.column, fmt(b))),
+                (Some(s), Some(b)) => parts.push(format!("{column} in [{}, {})", fmt(s), fmt(b))),
+                (Some(s), None) => parts.push(format!("{column} >= {}", fmt(s))),
+                (None, Some(b)) => parts.push(format!("{column} < {}", fmt(b))),
                 (None, None) => {}
             }
         }
@@ -142,30 +141,70 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, CsiError> {
         }
     }
     if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+        return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc());
     }
     Err(usage(format!("`{text}` is not a time"))
         .with_hint("write 2026-11-20, 2026-11-20T10:00:00 (UTC) or 2026-11-20T10:00:00+01:00"))
 }
 
 /// A job type of the database: a `<name>_jobs` table of the schema with a
-/// `fk_parent_job_id` column.
+/// `fk_parent_job_id` column. A job's type is the table that holds it
+/// (`parent_jobs.name` is the job's own name).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct JobType {
     /// `fsc_rlie`
     pub name: String,
     /// `fsc_rlie_jobs`
     pub table: String,
+    /// Its date and time columns, in table order.
+    pub date_columns: Vec<DateColumn>,
 }
 
-/// The job types the schema has, by name.
+/// A `date`, `timestamp` or `timestamptz` column of a type's table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DateColumn {
+    pub name: String,
+    /// `timestamp without time zone`, ...
+    pub kind: String,
+}
+
+impl JobType {
+    /// The column `--since`/`--before` apply to when `--date-column` is not given:
+    /// the first whose name says it is the measurement date (`measurement_date`,
+    /// `measurement_date_start`, `measurement_date_rlies1s2`,
+    /// `first_product_measurement_date`), else `product_date`.
+    pub fn default_date_column(&self) -> Option<&DateColumn> {
+        self.date_columns
+            .iter()
+            .find(|c| c.name.starts_with("measurement_date"))
+            .or_else(|| {
+                self.date_columns
+                    .iter()
+                    .find(|c| c.name.contains("measurement_date"))
+            })
+            .or_else(|| self.date_columns.iter().find(|c| c.name == "product_date"))
+    }
+
+    fn column(&self, name: &str) -> Option<&DateColumn> {
+        self.date_columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// The job types the schema has, by name, with their date columns.
 pub async fn job_types(
     client: &tokio_postgres::Client,
     schema: &str,
 ) -> anyhow::Result<Vec<JobType>> {
     let rows = client
         .query(
-            "select c.relname::text from pg_class c \
+            "select c.relname::text, \
+                    coalesce((select array_agg(d.attname::text order by d.attnum) from pg_attribute d \
+                      where d.attrelid = c.oid and d.attnum > 0 and not d.attisdropped \
+                        and d.atttypid in ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype)), '{}'), \
+                    coalesce((select array_agg(format_type(d.atttypid, d.atttypmod) order by d.attnum) from pg_attribute d \
+                      where d.attrelid = c.oid and d.attnum > 0 and not d.attisdropped \
+                        and d.atttypid in ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype)), '{}') \
+             from pg_class c \
              join pg_namespace n on n.oid = c.relnamespace \
              join pg_attribute a on a.attrelid = c.oid \
              where n.nspname = $1 and c.relkind in ('r', 'p') and c.relname like '%\\_jobs' \
@@ -175,16 +214,23 @@ pub async fn job_types(
         )
         .await
         .pg_context("listing the job tables")?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let table: String = r.get(0);
-            JobType {
-                name: table.trim_end_matches("_jobs").to_owned(),
-                table,
-            }
-        })
-        .collect())
+    let source = "pg_catalog (the job tables)";
+    let mut types = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let table: String = decode::get(row, 0, source)?;
+        let names: Vec<String> = decode::get(row, 1, source)?;
+        let kinds: Vec<String> = decode::get(row, 2, source)?;
+        types.push(JobType {
+            name: table.trim_end_matches("_jobs").to_owned(),
+            date_columns: names
+                .into_iter()
+                .zip(kinds)
+                .map(|(name, kind)| DateColumn { name, kind })
+                .collect(),
+            table,
+        });
+    }
+    Ok(types)
 }
 
 /// A selection checked against the database, ready to become SQL.
@@ -192,7 +238,10 @@ pub async fn job_types(
 pub struct Resolved {
     pub schema: String,
     pub selection: Selection,
+    /// The types selected (empty: every job, whatever its type).
     pub types: Vec<JobType>,
+    /// Every type of the schema, to name each job's.
+    pub known: Vec<JobType>,
 }
 
 pub async fn resolve(
@@ -221,47 +270,47 @@ pub async fn resolve(
     if let Some(range) = &selection.time {
         if types.is_empty() {
             return Err(usage("a time range needs --type: the date column is in the type's table")
-                .with_hint(format!("e.g. --type fsc_rlie --since 2026-11-20 (column {DEFAULT_DATE_COLUMN} by default)"))
+                .with_hint("e.g. --type fsc_rlie --since 2026-11-20 (each type's measurement date by default)")
                 .into());
         }
         for t in &types {
-            check_date_column(client, schema, t, &range.column).await?;
+            date_column_of(schema, t, range.column.as_deref())?;
         }
     }
     Ok(Resolved {
         schema: schema.to_owned(),
         selection: selection.clone(),
         types,
+        known,
     })
 }
 
-async fn check_date_column(
-    client: &tokio_postgres::Client,
+/// The column a time range applies to in `job_type`'s table: `wanted`, or the
+/// type's default.
+fn date_column_of<'t>(
     schema: &str,
-    job_type: &JobType,
-    column: &str,
-) -> anyhow::Result<()> {
-    let rows = client
-        .query(
-            "select a.attname::text, format_type(a.atttypid, a.atttypmod) from pg_attribute a \
-             join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace \
-             where n.nspname = $1 and c.relname = $2 and a.attnum > 0 and not a.attisdropped \
-               and a.atttypid in ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype) \
-             order by a.attnum",
-            &[&schema, &job_type.table],
-        )
-        .await
-        .pg_context("reading the date columns of the job table")?;
-    if rows.iter().any(|r| r.get::<_, String>(0) == column) {
-        return Ok(());
-    }
-    let columns: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-    Err(usage(format!(
-        "{schema}.{} has no date column `{column}`",
-        job_type.table
-    ))
-    .with_hint(format!("its date columns: {}", columns.join(", ")))
-    .into())
+    job_type: &'t JobType,
+    wanted: Option<&str>,
+) -> Result<&'t DateColumn, CsiError> {
+    let found = match wanted {
+        Some(name) => job_type.column(name),
+        None => job_type.default_date_column(),
+    };
+    found.ok_or_else(|| {
+        let columns: Vec<&str> = job_type.date_columns.iter().map(|c| c.name.as_str()).collect();
+        let what = match wanted {
+            Some(name) => format!("{schema}.{} has no date column `{name}`", job_type.table),
+            None => format!(
+                "{schema}.{} has no measurement or product date column for --since/--before",
+                job_type.table
+            ),
+        };
+        usage(what).with_hint(if columns.is_empty() {
+            "it has no date column at all".to_owned()
+        } else {
+            format!("its date columns: {} (choose one with --date-column)", columns.join(", "))
+        })
+    })
 }
 
 /// A WHERE clause over `parent_jobs p` and its parameters, in order.
@@ -328,31 +377,58 @@ impl Resolved {
             let _ = write!(f.sql, " and p.tile_id = any({p}::text[])");
         }
         if !self.types.is_empty() {
-            let mut time = String::new();
-            if let Some(range) = &s.time {
-                let column = quote_ident(&range.column);
-                if let Some(since) = range.since {
-                    let p = f.param(since);
-                    let _ = write!(time, " and t.{column} >= {p}::timestamptz");
+            let mut per_type = Vec::new();
+            for t in &self.types {
+                let mut time = String::new();
+                if let Some(range) = &s.time {
+                    // Checked by resolve(); a type without the column matches nothing.
+                    let Ok(column) = date_column_of(&self.schema, t, range.column.as_deref()) else {
+                        per_type.push("false".to_owned());
+                        continue;
+                    };
+                    let name = quote_ident(&column.name);
+                    // Bound as timestamptz; a `timestamp` column holds UTC times.
+                    let cast = if column.kind == "timestamp with time zone" {
+                        ""
+                    } else {
+                        " at time zone 'UTC'"
+                    };
+                    if let Some(since) = range.since {
+                        let p = f.param(since);
+                        let _ = write!(time, " and t.{name} >= ({p}::timestamptz{cast})");
+                    }
+                    if let Some(before) = range.before {
+                        let p = f.param(before);
+                        let _ = write!(time, " and t.{name} < ({p}::timestamptz{cast})");
+                    }
                 }
-                if let Some(before) = range.before {
-                    let p = f.param(before);
-                    let _ = write!(time, " and t.{column} < {p}::timestamptz");
-                }
+                per_type.push(format!(
+                    "exists (select 1 from {} t where t.fk_parent_job_id = p.id{time})",
+                    self.table(t)
+                ));
             }
-            let per_type: Vec<String> = self
-                .types
-                .iter()
-                .map(|t| {
-                    format!(
-                        "exists (select 1 from {} t where t.fk_parent_job_id = p.id{time})",
-                        self.table(t)
-                    )
-                })
-                .collect();
             let _ = write!(f.sql, " and ({})", per_type.join(" or "));
         }
         f
+    }
+
+    /// Each job's type, as text: the name of the type whose table holds it.
+    pub fn type_expression(&self) -> String {
+        if self.known.is_empty() {
+            return "null::text".to_owned();
+        }
+        let cases: Vec<String> = self
+            .known
+            .iter()
+            .map(|t| {
+                format!(
+                    "when exists (select 1 from {} t where t.fk_parent_job_id = p.id) then {}",
+                    self.table(t),
+                    crate::database::dump::quote_literal(&t.name)
+                )
+            })
+            .collect();
+        format!("(case {} end)", cases.join(" "))
     }
 
     /// The selection's date column of a single type, as text, for listings.
@@ -360,16 +436,13 @@ impl Resolved {
         let [only] = self.types.as_slice() else {
             return None;
         };
-        let column = self
-            .selection
-            .time
-            .as_ref()
-            .map_or(DEFAULT_DATE_COLUMN, |r| r.column.as_str());
+        let wanted = self.selection.time.as_ref().and_then(|r| r.column.as_deref());
+        let column = date_column_of(&self.schema, only, wanted).ok()?;
         Some((
-            column.to_owned(),
+            column.name.clone(),
             format!(
                 "(select t.{c}::text from {table} t where t.fk_parent_job_id = p.id order by 1 limit 1)",
-                c = quote_ident(column),
+                c = quote_ident(&column.name),
                 table = self.table(only)
             ),
         ))
@@ -414,6 +487,44 @@ mod tests {
         assert!(parse_time("yesterday").is_err());
     }
 
+    fn fsc_rlie() -> JobType {
+        JobType {
+            name: "fsc_rlie".into(),
+            table: "fsc_rlie_jobs".into(),
+            date_columns: ["l1c_sensing_time", "measurement_date"]
+                .into_iter()
+                .map(|name| DateColumn {
+                    name: name.into(),
+                    kind: "timestamp without time zone".into(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn each_type_defaults_to_its_own_measurement_date() {
+        let column = |names: &[&str]| {
+            let t = JobType {
+                name: "x".into(),
+                table: "x_jobs".into(),
+                date_columns: names
+                    .iter()
+                    .map(|n| DateColumn {
+                        name: (*n).into(),
+                        kind: "timestamp without time zone".into(),
+                    })
+                    .collect(),
+            };
+            t.default_date_column().map(|c| c.name.clone())
+        };
+        assert_eq!(column(&["fsc_completion_date", "measurement_date"]).as_deref(), Some("measurement_date"));
+        assert_eq!(column(&["measurement_date_start", "measurement_date_end"]).as_deref(), Some("measurement_date_start"));
+        assert_eq!(column(&["process_date", "measurement_date_rlies1s2"]).as_deref(), Some("measurement_date_rlies1s2"));
+        assert_eq!(column(&["sensing_start_date", "product_date"]).as_deref(), Some("product_date"));
+        assert_eq!(column(&["hydro_year", "first_product_measurement_date"]).as_deref(), Some("first_product_measurement_date"));
+        assert_eq!(column(&[]), None);
+    }
+
     #[test]
     fn values_are_bound_never_spliced() {
         let resolved = Resolved {
@@ -424,15 +535,13 @@ mod tests {
                 ids: vec![IdRange { first: 1, last: 9 }],
                 tiles: vec!["32TLR'; drop table x; --".into()],
                 time: Some(TimeRange {
-                    column: "measurement_date".into(),
+                    column: None,
                     since: Some(parse_time("2026-11-20").unwrap()),
                     before: None,
                 }),
             },
-            types: vec![JobType {
-                name: "fsc_rlie".into(),
-                table: "fsc_rlie_jobs".into(),
-            }],
+            types: vec![fsc_rlie()],
+            known: vec![fsc_rlie()],
         };
         let f = resolved.filter();
         assert!(!f.sql.contains("32TLR"), "{}", f.sql);
@@ -443,7 +552,7 @@ mod tests {
             f.sql
         );
         assert!(
-            f.sql.contains("t.\"measurement_date\" >= $5::timestamptz"),
+            f.sql.contains("t.\"measurement_date\" >= ($5::timestamptz at time zone 'UTC')"),
             "{}",
             f.sql
         );

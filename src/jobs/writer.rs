@@ -137,7 +137,9 @@ async fn write_one(
         )
         .await;
     let current = match current {
-        Ok(Some(row)) => row.get::<_, Option<i16>>(0).map(Status),
+        Ok(Some(row)) => {
+            crate::database::decode::get::<Option<i16>>(&row, 0, "parent_jobs.last_status_id")?.map(Status)
+        }
         Ok(None) => return Ok(Outcome::Skipped("the job no longer exists".to_owned())),
         Err(e) => return per_job(e, job.id),
     };
@@ -164,7 +166,9 @@ async fn write_one(
         )
         .await;
     let after = match after {
-        Ok(row) => row.get::<_, Option<i16>>(0).map(Status),
+        Ok(row) => {
+            crate::database::decode::get::<Option<i16>>(&row, 0, "parent_jobs.last_status_id")?.map(Status)
+        }
         Err(e) => return per_job(e, job.id),
     };
     let last = path.last().copied();

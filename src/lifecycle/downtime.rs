@@ -1,5 +1,6 @@
 //! How long the system was down, and what the reference advises after such a downtime.
 
+use anyhow::Context as _;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::journal::{Event, Journal, Outcome};
@@ -44,12 +45,17 @@ pub async fn since_last_activity(settings: &Settings) -> anyhow::Result<Option<D
     }
     let client =
         crate::database::connect(&settings.database, std::time::Duration::from_secs(10)).await?;
-    let query = format!(
-        "select max(time) from {}.job_status_changes",
-        settings.database.schema
+    let table = format!(
+        "{}.job_status_changes",
+        crate::database::dump::quote_ident(&settings.database.schema)
     );
-    let row = client.query_one(query.as_str(), &[]).await?;
-    let newest: Option<DateTime<Utc>> = row.get(0);
+    let query = format!("select max(time) from {table}");
+    let row = client
+        .query_one(query.as_str(), &[])
+        .await
+        .with_context(|| format!("reading the newest job status change of {table}"))?;
+    // `timestamp` (UTC) in production, `timestamptz` accepted too.
+    let newest = crate::database::decode::timestamp(&row, 0, &format!("{table}.time"))?;
     Ok(newest.map(|since| Downtime {
         since,
         source: "database",

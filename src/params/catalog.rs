@@ -1,6 +1,7 @@
 //! The parameters' types, read from the database catalog: one entry per column of
 //! `<schema>.system_parameters`, with its type and whether it may be null.
 
+use crate::database::decode;
 use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
@@ -140,9 +141,9 @@ impl Catalog {
             .await?;
         let job_types = rows
             .iter()
-            .map(|r| r.get::<_, String>(0))
-            .map(|table| table.strip_suffix('s').unwrap_or(&table).to_owned())
-            .collect();
+            .map(|r| decode::get::<String>(r, 0, "pg_class.relname (the job tables)"))
+            .map(|table| table.map(|t| t.strip_suffix('s').unwrap_or(&t).to_owned()))
+            .collect::<anyhow::Result<_>>()?;
         Ok(Catalog {
             schema: schema.to_owned(),
             columns,
@@ -191,18 +192,18 @@ pub async fn table_columns(
             &[&schema, &table],
         )
         .await?;
-    Ok(rows
-        .iter()
+    let source = format!("pg_attribute (the columns of {schema}.{table})");
+    rows.iter()
         .map(|row| {
-            let typname: String = row.get(2);
-            Column {
-                name: row.get(0),
-                sql_type: row.get(1),
-                kind: ParamType::from_catalog(&typname, row.get(3)),
-                nullable: row.get(4),
-            }
+            let typname: String = decode::get(row, 2, &source)?;
+            Ok(Column {
+                name: decode::get(row, 0, &source)?,
+                sql_type: decode::get(row, 1, &source)?,
+                kind: ParamType::from_catalog(&typname, decode::get(row, 3, &source)?),
+                nullable: decode::get(row, 4, &source)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Up to three names close to `wanted`, closest first.

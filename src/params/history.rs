@@ -8,6 +8,7 @@ use serde::Serialize;
 use tokio_postgres::Client;
 
 use super::catalog::{quote_ident, table_columns, Catalog, Column, ParamType, HISTORY_TABLE};
+use crate::database::decode;
 use crate::error::precondition;
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,9 +53,12 @@ pub async fn changes(
         .filter(|c| catalog.find(&c.name).is_some())
         .filter(|c| only.map_or(true, |o| o.name == c.name))
         .collect();
-    let order_by_id = history
-        .iter()
-        .any(|c| c.name == "id" && catalog.find("id").is_none());
+    // Copies made in the same instant keep their insertion order: the history's own
+    // id (production: `history_id`; `id` there is the parameters' row id, always 1).
+    let order_key = ["history_id", "id"]
+        .into_iter()
+        .find(|key| history.iter().any(|c| c.name == *key) && catalog.find(key).is_none())
+        .filter(|key| *key == "history_id" || !history.iter().any(|c| c.name == "history_id"));
     let time_expr = match time.kind {
         ParamType::TimestampTz => time.ident(),
         _ => format!("{} AT TIME ZONE 'UTC'", time.ident()),
@@ -67,7 +71,7 @@ pub async fn changes(
         quote_ident(&catalog.schema),
         quote_ident(HISTORY_TABLE),
         time.ident(),
-        if order_by_id { ", \"id\"" } else { "" }
+        order_key.map(|k| format!(", {}", quote_ident(k))).unwrap_or_default()
     );
     let rows = client
         .query(sql.as_str(), &[])
@@ -75,9 +79,12 @@ pub async fn changes(
         .with_context(|| format!("reading {}.{HISTORY_TABLE}", catalog.schema))?;
     let mut out = Vec::new();
     let mut previous: Option<Vec<Option<String>>> = None;
+    let source = format!("{}.{HISTORY_TABLE}", catalog.schema);
     for row in rows {
-        let when: DateTime<Utc> = row.get(0);
-        let values: Vec<Option<String>> = (1..=tracked.len()).map(|i| row.get(i)).collect();
+        let when: DateTime<Utc> = decode::get(&row, 0, &format!("{source}.{}", time.name))?;
+        let values = (1..=tracked.len())
+            .map(|i| decode::get::<Option<String>>(&row, i, &format!("{source}.{}", tracked[i - 1].name)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         for (i, column) in tracked.iter().enumerate() {
             match &previous {
                 Some(before) if before[i] != values[i] => out.push(HistoryChange {

@@ -84,8 +84,11 @@ async fn read_locked(
             .columns
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.name.clone(), row.get::<_, Option<String>>(i)))
-            .collect(),
+            .map(|(i, c)| {
+                let source = format!("{}.{}", catalog.table(), c.name);
+                Ok((c.name.clone(), crate::database::decode::get::<Option<String>>(row, i, &source)?))
+            })
+            .collect::<anyhow::Result<_>>()?,
     ))
 }
 
@@ -111,7 +114,9 @@ async fn canonical(
         .query_one(&statement, &as_params(&values))
         .await
         .context("checking the values with PostgreSQL")?;
-    Ok((0..assignments.len()).map(|i| row.get(i)).collect())
+    (0..assignments.len())
+        .map(|i| crate::database::decode::get(&row, i, "the canonical form of a value"))
+        .collect()
 }
 
 /// The old and new value of every assignment; unchanged ones included.

@@ -1,5 +1,7 @@
 //! Each source of the overview, on its own.
 
+use crate::database::decode;
+use crate::database::pg_error::PgContext;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -109,35 +111,66 @@ pub struct DatabaseSection {
     pub job_types: Vec<JobTypeHealth>,
 }
 
-/// Jobs in error, and jobs stuck in a non-terminal status for more than 3 hours.
-/// Both queries go in one round trip after the connection: unnamed statements
-/// (`query_typed`, no separate prepare) sent together.
+/// Jobs in error, and jobs stuck in a non-terminal status for more than 3 hours,
+/// per job type: a job's type is the table that holds it (read from the catalog),
+/// not `parent_jobs.name`, which is each job's own name.
 pub async fn database(settings: &Settings) -> anyhow::Result<DatabaseSection> {
     let client = crate::database::connect(&settings.database, Duration::from_secs(5)).await?;
     let schema = &settings.database.schema;
+    let quoted = crate::database::dump::quote_ident(schema);
+    // The schema's times are `timestamp` in UTC: compare them in UTC.
+    client
+        .batch_execute("set time zone 'UTC'")
+        .await
+        .pg_context("preparing the database session")?;
     let list_sql =
-        format!("select job_types_list::text from {schema}.system_parameters where id = 1");
-    let health_sql = format!(
-        "select name, \
-         count(*) filter (where last_status_id in (13, 14)), \
-         count(*) filter (where last_status_id between 1 and 10 \
-                          and last_status_change_date < now() - interval '3 hours') \
-         from {schema}.parent_jobs group by name order by name"
-    );
-    let (list_rows, rows) = tokio::try_join!(
-        client.query_typed(&list_sql, &[]),
-        client.query_typed(&health_sql, &[])
+        format!("select job_types_list::text from {quoted}.system_parameters where id = 1");
+    let (list_rows, types) = tokio::try_join!(
+        async {
+            client
+                .query_typed(&list_sql, &[])
+                .await
+                .pg_context(format!("reading {schema}.system_parameters.job_types_list"))
+        },
+        crate::jobs::job_types(&client, schema)
     )?;
-    Ok(DatabaseSection {
-        job_types_list: list_rows.first().map(|r| r.get(0)),
-        job_types: rows
+    let job_types_list = match list_rows.first() {
+        Some(row) => decode::get(row, 0, &format!("{schema}.system_parameters.job_types_list"))?,
+        None => None,
+    };
+    let mut job_types = Vec::with_capacity(types.len());
+    if !types.is_empty() {
+        let health_sql = types
             .iter()
-            .map(|r| JobTypeHealth {
-                job_type: r.get::<_, Option<String>>(0).unwrap_or_default(),
-                in_error: r.get(1),
-                stuck: r.get(2),
+            .map(|t| {
+                format!(
+                    "select {name}::text, \
+                     count(*) filter (where p.last_status_id in (13, 14)), \
+                     count(*) filter (where p.last_status_id between 1 and 10 \
+                                      and p.last_status_change_date < now() - interval '3 hours') \
+                     from {quoted}.parent_jobs p join {quoted}.{table} t on t.fk_parent_job_id = p.id",
+                    name = crate::database::dump::quote_literal(&t.name),
+                    table = crate::database::dump::quote_ident(&t.table),
+                )
             })
-            .collect(),
+            .collect::<Vec<_>>()
+            .join(" union all ");
+        let rows = client
+            .query_typed(&format!("{health_sql} order by 1"), &[])
+            .await
+            .pg_context("counting the jobs in error per job type")?;
+        let source = format!("{schema}.parent_jobs (per job type)");
+        for row in &rows {
+            job_types.push(JobTypeHealth {
+                job_type: decode::get(row, 0, &source)?,
+                in_error: decode::get(row, 1, &source)?,
+                stuck: decode::get(row, 2, &source)?,
+            });
+        }
+    }
+    Ok(DatabaseSection {
+        job_types_list,
+        job_types,
     })
 }
 

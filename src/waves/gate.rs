@@ -1,7 +1,8 @@
 //! The gate "caught up with near-real-time production", per job type: an SQL query
 //! from csi.hcl (`restart.gate_sql`), with a shipped default for the cosims schema.
 //!
-//! The contract: `{schema}` is replaced by the quoted schema; the query gets
+//! The contract: `{schema}` is replaced by the quoted schema, `{table}` by the job
+//! type's table (`fsc_rlie_job` -> `"cosims"."fsc_rlie_jobs"`, which must exist); the query gets
 //! `$1` the job type (text), `$2` restart.nrt_max_age in seconds (float8),
 //! `$3` restart.recent_production in seconds (float8), `$4` when the job type was
 //! enabled, i.e. the start of the wave that added it (timestamptz); it returns one
@@ -20,31 +21,44 @@ use crate::params::quote_ident;
 use crate::settings::RestartSettings;
 
 pub const DEFAULT_GATE_SQL: &str = r#"
--- Caught up when no NRT job of the type is still unfinished (status 1..10) after
--- nrt_max_age, and at least one job of the type was published or done (11, 12)
--- within recent_production and since the type was enabled.
-WITH open_nrt AS (
-    SELECT p.creation_date
+-- Caught up, for the runbook: the type's jobs are generated and published again and
+-- no NRT job waits. A job of the type is a row of its table ({table}, e.g.
+-- cosims.fsc_rlie_jobs for fsc_rlie_job) joined to parent_jobs by fk_parent_job_id.
+-- Backlog: NRT jobs of the type still unfinished (no status, or 1..10) whose first
+-- status change is older than nrt_max_age. Published: jobs of the type that entered
+-- `published` (11) in job_status_changes within recent_production and since the
+-- type was enabled. The schema's times are `timestamp` in UTC.
+WITH jobs AS (
+    SELECT p.id, p.priority, p.last_status_id
     FROM {schema}.parent_jobs p
-    WHERE p.name = $1
-      AND p.priority = 'nrt'
-      AND (p.last_status_id IS NULL OR p.last_status_id BETWEEN 1 AND 10)
+    JOIN {table} t ON t.fk_parent_job_id = p.id
+),
+open_nrt AS (
+    SELECT j.id,
+           (SELECT min(c.time) FROM {schema}.job_status_changes c
+             WHERE c.fk_parent_job_id = j.id) AS created
+    FROM jobs j
+    WHERE j.priority = 'nrt'
+      AND (j.last_status_id IS NULL OR j.last_status_id BETWEEN 1 AND 10)
 ),
 counts AS (
     SELECT
         (SELECT count(*) FROM open_nrt
-          WHERE creation_date < now() - make_interval(secs => $2)) AS backlog,
+          WHERE created < (now() AT TIME ZONE 'UTC') - make_interval(secs => $2)) AS backlog,
         (SELECT count(*) FROM open_nrt) AS open_nrt_jobs,
-        coalesce(extract(epoch FROM now() - (SELECT min(creation_date) FROM open_nrt)), 0)::float8
+        coalesce(extract(epoch FROM (now() AT TIME ZONE 'UTC')
+                                    - (SELECT min(created) FROM open_nrt)), 0)::float8
             AS lag_seconds,
-        (SELECT count(*) FROM {schema}.parent_jobs p
-          WHERE p.name = $1
-            AND p.last_status_id IN (11, 12)
-            AND p.last_status_change_date >= greatest(now() - make_interval(secs => $3), $4))
-            AS produced
+        (SELECT count(DISTINCT c.fk_parent_job_id)
+           FROM {schema}.job_status_changes c
+           JOIN jobs j ON j.id = c.fk_parent_job_id
+          WHERE c.job_status = 11
+            AND c.time >= greatest((now() AT TIME ZONE 'UTC') - make_interval(secs => $3),
+                                   $4 AT TIME ZONE 'UTC'))
+            AS published
 )
-SELECT backlog, open_nrt_jobs, lag_seconds, produced,
-       backlog = 0 AND produced > 0 AS passed
+SELECT backlog, open_nrt_jobs, lag_seconds, published,
+       backlog = 0 AND published > 0 AS passed
 FROM counts
 "#;
 
@@ -61,7 +75,9 @@ pub struct Reading {
 
 #[derive(Debug, Clone)]
 pub struct Gate {
+    /// The query with `{schema}` replaced; `{table}` is per job type.
     sql: String,
+    schema: String,
     nrt_max_age: f64,
     recent_production: f64,
 }
@@ -75,6 +91,7 @@ impl Gate {
             .replace("{schema}", &quote_ident(schema));
         Gate {
             sql: format!("SELECT to_jsonb(g)::text FROM (\n{query}\n) AS g"),
+            schema: schema.to_owned(),
             nrt_max_age: settings.nrt_max_age.as_secs_f64(),
             recent_production: settings.recent_production.as_secs_f64(),
         }
@@ -86,9 +103,15 @@ impl Gate {
         job_type: &str,
         enabled_since: DateTime<Utc>,
     ) -> anyhow::Result<Reading> {
+        let sql = if self.sql.contains("{table}") {
+            let table = self.type_table(client, job_type).await?;
+            self.sql.replace("{table}", &table)
+        } else {
+            self.sql.clone()
+        };
         let statement = client
             .prepare_typed(
-                &self.sql,
+                &sql,
                 &[Type::TEXT, Type::FLOAT8, Type::FLOAT8, Type::TIMESTAMPTZ],
             )
             .await
@@ -112,7 +135,7 @@ impl Gate {
             ))
             .into());
         };
-        let text: String = row.get(0);
+        let text: String = crate::database::decode::get(row, 0, "the gate's row")?;
         let values: Map<String, Value> =
             serde_json::from_str(&text).context("decoding the gate's row")?;
         let passed = match values.get("passed") {
@@ -132,6 +155,31 @@ impl Gate {
             lag_seconds: values.get("lag_seconds").and_then(Value::as_f64),
             values,
         })
+    }
+}
+
+impl Gate {
+    /// `"cosims"."fsc_rlie_jobs"` for `fsc_rlie_job`, after checking the catalog has it.
+    async fn type_table(&self, client: &Client, job_type: &str) -> anyhow::Result<String> {
+        let base = job_type.trim().trim_end_matches("_jobs").trim_end_matches("_job");
+        let table = format!("{base}_jobs");
+        let row = client
+            .query_one(
+                "select exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace                  join pg_attribute a on a.attrelid = c.oid                  where n.nspname = $1 and c.relname = $2 and a.attname = 'fk_parent_job_id' and not a.attisdropped)",
+                &[&self.schema, &table],
+            )
+            .await
+            .with_context(|| format!("looking for the table of job type {job_type}"))?;
+        let exists: bool = crate::database::decode::get(&row, 0, "pg_class")?;
+        if !exists {
+            return Err(crate::error::precondition(format!(
+                "job type {job_type} has no table {}.{table} with a fk_parent_job_id column: the gate needs it to find the type's jobs",
+                self.schema
+            ))
+            .with_hint("the job types come from system_parameters.job_types_list; each needs its <type>_jobs table")
+            .into());
+        }
+        Ok(format!("{}.{}", quote_ident(&self.schema), quote_ident(&table)))
     }
 }
 

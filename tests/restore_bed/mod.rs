@@ -35,7 +35,7 @@ environment "{ENV}" {{
     host = "127.0.0.1"
     port = {pg_port}
     user = "postgres"
-    name = "cosims"
+    name = "postgres"
   }}
   borg {{
     repository = "{repo}"
@@ -50,7 +50,7 @@ impl Bed {
     /// A cluster with the seeded cosims database and an empty repository.
     pub fn new() -> Bed {
         let pg = TestPostgres::start();
-        pg.create_cosims_db("cosims");
+        pg.load_cosims();
         let borg = TestBorgRepo::create();
         let mut env = TestEnv::new(&config(
             pg.port(),
@@ -110,13 +110,13 @@ impl Bed {
     }
 
     pub fn psql(&self, sql: &str) -> String {
-        self.pg.psql("cosims", sql)
+        self.pg.psql("postgres", sql)
     }
 
     /// Every table's row count and content checksum, every sequence's value, and the
     /// schema's objects (tables, indexes, constraints, triggers).
     pub fn snapshot(&self) -> String {
-        snapshot(&self.pg, "cosims")
+        snapshot(&self.pg, "postgres")
     }
 
     /// Waits until no csi session (psql) is left on the cluster, so that a transaction

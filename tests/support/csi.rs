@@ -259,7 +259,7 @@ environment "{name}" {{
     host = "127.0.0.1"
     port = {port}
     user = "postgres"
-    name = "cosims"
+    name = "postgres"
   }}
   borg {{
     repository = "{borg}"
@@ -406,7 +406,7 @@ environment "sandbox" {{
     host = "127.0.0.1"
     port = {port}
     user = "postgres"
-    name = "cosims"
+    name = "postgres"
   }}
   borg {{
     repository = "/nonexistent"

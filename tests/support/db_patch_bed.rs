@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use super::borg::TestBorgRepo;
 use super::csi::{set_mode, Run, TestEnv};
-use super::postgres::{sandbox_sql_dir, TestPostgres, COSIMS_OWNER};
+use super::postgres::TestPostgres;
 
-pub const DB: &str = "cosims";
+pub const DB: &str = "postgres";
 
 pub struct Bed {
     pub env: TestEnv,
@@ -35,10 +35,7 @@ pub const SCRATCH_SERVER: Options = Options {
 impl Bed {
     pub fn new(options: Options) -> Bed {
         let pg = TestPostgres::start();
-        let dir = sandbox_sql_dir();
-        pg.psql_file("postgres", &dir.join("cosims-roles.sql"));
-        pg.create_database(DB, Some(COSIMS_OWNER));
-        pg.psql_file(DB, &dir.join("cosims-schema.sql"));
+        pg.load_cosims_schema();
         pg.psql(
             DB,
             "insert into cosims.parent_jobs (name, tile_id) values ('fsc_rlie_job', '32TLR'), ('gfsc_job', 'BAD')",

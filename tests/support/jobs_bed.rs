@@ -2,9 +2,9 @@
 //! counts stay exact) and an environment pointing at it, without pauses.
 
 use super::csi::{Run, TestEnv};
-use super::postgres::{sandbox_sql_dir, TestPostgres, COSIMS_OWNER};
+use super::postgres::TestPostgres;
 
-pub const DB: &str = "cosims";
+pub const DB: &str = "postgres";
 
 pub struct Bed {
     pub env: TestEnv,
@@ -24,14 +24,16 @@ impl Bed {
         self.sql(sql).trim().parse().unwrap()
     }
 
-    /// `fsc_rlie_job`s with a tile and a measurement date, each walked to `statuses`.
-    /// Returns the ids, in order.
+    /// `fsc_rlie` jobs (rows of fsc_rlie_jobs) with a tile and a measurement date,
+    /// each walked to `statuses`. Returns the ids, in order.
     pub fn jobs(&self, n: usize, tile: &str, measured: &str, statuses: &[i16]) -> Vec<i64> {
         let ids = self.sql(&format!(
-            "with p as (insert into cosims.parent_jobs (name, tile_id) \
-               select 'fsc_rlie_job', '{tile}' from generate_series(1, {n}) returning id) \
-             insert into cosims.fsc_rlie_jobs (fk_parent_job_id, tile_id, measurement_date) \
-               select id, '{tile}', timestamptz '{measured}' from p returning fk_parent_job_id"
+            "with p as (insert into cosims.parent_jobs (name, priority, tile_id, next_log_level) \
+               select 'job_' || g, 'nrt', '{tile}', 20 from generate_series(1, {n}) g returning id) \
+             insert into cosims.fsc_rlie_jobs (fk_parent_job_id, nrt, l1c_id, l1c_cloud_cover, \
+                                               l1c_snow_cover, l1c_path, measurement_date) \
+               select id, true, 'L1C_' || id, 10, 5, '/eodata/' || id, timestamp '{measured}' from p \
+             returning fk_parent_job_id"
         ));
         let ids: Vec<i64> = ids.lines().map(|l| l.trim().parse().unwrap()).collect();
         let (first, last) = (ids[0], ids[ids.len() - 1]);
@@ -60,10 +62,7 @@ impl Bed {
 /// The cosims schema (no seed: counts stay exact) and an environment pointing at it.
 pub fn bed() -> Bed {
     let pg = TestPostgres::start();
-    let dir = sandbox_sql_dir();
-    pg.psql_file("postgres", &dir.join("cosims-roles.sql"));
-    pg.create_database(DB, Some(COSIMS_OWNER));
-    pg.psql_file(DB, &dir.join("cosims-schema.sql"));
+    pg.load_cosims_schema();
     let config = format!(
         r#"
 environment "sandbox" {{

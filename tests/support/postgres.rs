@@ -5,9 +5,10 @@
 //! trust authentication for the superuser `postgres`. Dropping the value stops
 //! the cluster and removes its directory, also when the test panicked.
 //!
-//! Needs the PostgreSQL server binaries (initdb, pg_ctl, postgres) and the
-//! client tools (psql, pg_dumpall) on the machine; see pg-cluster.sh for how
-//! they are found.
+//! The server is production's major: PostgreSQL 12 from `tools/pg12/bin`
+//! (installed by scripts/bootstrap.sh), unless `CSI_TEST_PG_BINDIR` names other
+//! server binaries. The client tools (psql, pg_dump, pg_dumpall) are the
+//! machine's (Debian's PostgreSQL 15), so what csi sends is proven on a 12 server.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -17,8 +18,25 @@ use std::process::{Command, Output, Stdio};
 
 /// Superuser of the test clusters.
 pub const SUPERUSER: &str = "postgres";
-/// Role that owns the cosims schema (created by cosims-roles.sql).
-pub const COSIMS_OWNER: &str = "cosims_admin";
+/// The database that holds the cosims schema, as in production.
+pub const COSIMS_DB: &str = "postgres";
+
+/// The server binaries the test clusters run: `$CSI_TEST_PG_BINDIR`, else the
+/// PostgreSQL 12 of `tools/pg12/bin`.
+pub fn server_bindir() -> PathBuf {
+    match std::env::var_os("CSI_TEST_PG_BINDIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => {
+            let dir = repo_root().join("tools").join("pg12").join("bin");
+            assert!(
+                dir.join("postgres").exists(),
+                "no PostgreSQL 12 server in {}: run scripts/bootstrap.sh (or set CSI_TEST_PG_BINDIR)",
+                dir.display()
+            );
+            dir
+        }
+    }
+}
 
 /// The repository root (where Cargo.toml of csi-ops is).
 pub fn repo_root() -> PathBuf {
@@ -127,6 +145,7 @@ impl TestPostgres {
         for _attempt in 0..4 {
             pg.port = free_port();
             let output = Command::new("bash")
+                .env("PG_BINDIR", server_bindir())
                 .arg(pg_cluster_script())
                 .arg("start")
                 .arg(pg.dir.path())
@@ -209,6 +228,8 @@ impl TestPostgres {
         }
         cmd.envs(self.env());
         cmd.env("PGCONNECT_TIMEOUT", "10");
+        // Messages the tests read are PostgreSQL's English ones.
+        cmd.env("LC_MESSAGES", "C");
         cmd
     }
 
@@ -268,14 +289,19 @@ impl TestPostgres {
         );
     }
 
-    /// Creates the cosims roles (idempotent), then database `name` owned by
-    /// cosims_admin with the cosims schema and seed data.
-    pub fn create_cosims_db(&self, name: &str) {
+    /// The PostgREST roles (idempotent) and the cosims schema in database
+    /// `postgres`, as production has them, without jobs.
+    pub fn load_cosims_schema(&self) {
         let dir = sandbox_sql_dir();
-        self.psql_file("postgres", &dir.join("cosims-roles.sql"));
-        self.create_database(name, Some(COSIMS_OWNER));
-        self.psql_file(name, &dir.join("cosims-schema.sql"));
-        self.psql_file(name, &dir.join("cosims-seed.sql"));
+        self.psql_file(COSIMS_DB, &dir.join("cosims-roles.sql"));
+        self.psql_file(COSIMS_DB, &dir.join("cosims-schema.sql"));
+    }
+
+    /// [`load_cosims_schema`](Self::load_cosims_schema), then the seed data
+    /// shaped like production.
+    pub fn load_cosims(&self) {
+        self.load_cosims_schema();
+        self.psql_file(COSIMS_DB, &sandbox_sql_dir().join("cosims-seed.sql"));
     }
 
     /// The whole cluster as `pg_dumpall` prints it (plain SQL).
@@ -298,6 +324,7 @@ impl TestPostgres {
 
     fn stop(&self) -> Result<(), String> {
         let output = Command::new("bash")
+            .env("PG_BINDIR", server_bindir())
             .arg(pg_cluster_script())
             .arg("stop")
             .arg(self.dir.path())
@@ -339,4 +366,48 @@ fn trim_newline(bytes: &[u8]) -> String {
 /// Quotes an SQL identifier.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// One statement creating a job of `job_type` (`fsc_rlie`, `gfsc`, ...) as the
+/// services do: its `parent_jobs` row, named `job_<id>`, and its row in the type's
+/// table (production's NOT NULL columns filled), measured at `measured` (a
+/// `timestamp` literal, UTC) in the type's own date column. Prints the job's id.
+/// No status: insert into job_status_changes for that.
+pub fn new_job_sql(job_type: &str, tile: &str, priority: &str, measured: &str) -> String {
+    let nrt = priority == "nrt";
+    let (columns, values) = match job_type {
+        "fsc_rlie" => (
+            "nrt, l1c_id, l1c_cloud_cover, l1c_snow_cover, l1c_path, measurement_date",
+            format!("{nrt}, 'L1C_' || id, 10, 5, '/eodata/L1C_' || id, timestamp '{measured}'"),
+        ),
+        "rlies1" => (
+            "s1grd_id, measurement_date_start, measurement_date_end",
+            format!("'S1_' || id, timestamp '{measured}', timestamp '{measured}' + interval '25 seconds'"),
+        ),
+        "rlies1s2" => (
+            "process_date, tile_id_dup, measurement_date_rlies1s2",
+            format!("timestamp '{measured}' + make_interval(secs => id), '{tile}', timestamp '{measured}'"),
+        ),
+        "sws_wds" => ("nrt, measurement_date", format!("{nrt}, timestamp '{measured}'")),
+        "gfsc" => (
+            "nrt, gfsc_id, product_date",
+            format!("{nrt}, 'GFSC_' || id, timestamp '{measured}'"),
+        ),
+        "psa_arlie" => ("product_type, hydro_year", format!("'ARLIE', timestamp '{measured}'")),
+        "test" => ("measurement_date", format!("timestamp '{measured}'")),
+        "other" => ("fk_parent_job_id", String::new()),
+        other => panic!("no job type {other} in the cosims schema"),
+    };
+    let (columns, values) = if job_type == "other" {
+        (String::new(), String::new())
+    } else {
+        (format!(", {columns}"), format!(", {values}"))
+    };
+    format!(
+        "with i as (select nextval('cosims.parent_jobs_id_seq') as id), \
+         p as (insert into cosims.parent_jobs (id, name, priority, tile_id, next_log_level) \
+               select id, 'job_' || id, '{priority}', '{tile}', 20 from i returning id), \
+         t as (insert into cosims.{job_type}_jobs (fk_parent_job_id{columns}) select id{values} from p) \
+         select id from p;"
+    )
 }

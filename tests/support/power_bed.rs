@@ -29,7 +29,7 @@ impl Bed {
 
 pub fn bed(started: bool, backup_age: Duration, project: Option<&str>) -> Bed {
     let pg = TestPostgres::start();
-    pg.create_cosims_db("cosims");
+    pg.load_cosims();
     let borg = TestBorgRepo::create();
     let when = (Utc::now() - backup_age)
         .format("%Y-%m-%dT%H:%M:%S")

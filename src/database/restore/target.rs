@@ -2,6 +2,7 @@
 //! URL (`--to`). Children (psql, pg_dumpall) get the connection through libpq's
 //! environment variables, the password only through PGPASSWORD; never on a command line.
 
+use crate::database::decode;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -234,12 +235,18 @@ pub async fn inspect(client: &tokio_postgres::Client, schema: &str) -> anyhow::R
         .await
         .context("looking for objects that depend on the schema")?;
     Ok(TargetState {
-        server_version: row.get(0),
-        schema_exists: row.get(1),
-        tables: row.get(2),
-        superuser: row.get::<_, Option<bool>>(3).unwrap_or(false),
-        other_sessions: sessions.iter().map(|r| r.get(0)).collect(),
-        dependents: dependents.iter().map(|r| r.get(0)).collect(),
+        server_version: decode::get(&row, 0, "server_version")?,
+        schema_exists: decode::get(&row, 1, "the schema's presence")?,
+        tables: decode::get(&row, 2, "the schema's tables")?,
+        superuser: decode::get::<Option<bool>>(&row, 3, "rolsuper")?.unwrap_or(false),
+        other_sessions: sessions
+            .iter()
+            .map(|r| decode::get(r, 0, "pg_stat_activity"))
+            .collect::<anyhow::Result<_>>()?,
+        dependents: dependents
+            .iter()
+            .map(|r| decode::get(r, 0, "the dependent objects"))
+            .collect::<anyhow::Result<_>>()?,
     })
 }
 
@@ -286,7 +293,10 @@ pub async fn selected_tables(
         }
         tables.push(TargetTable {
             name: name.clone(),
-            columns: rows.iter().map(|r| r.get(0)).collect(),
+            columns: rows
+                .iter()
+                .map(|r| decode::get(r, 0, "pg_attribute.attname"))
+                .collect::<anyhow::Result<_>>()?,
             referenced_by: Vec::new(),
         });
     }
@@ -317,7 +327,10 @@ pub async fn selected_tables(
             )
             .await
             .context("reading the foreign keys to the selected tables")?;
-        table.referenced_by = rows.iter().map(|r| r.get(0)).collect();
+        table.referenced_by = rows
+            .iter()
+            .map(|r| decode::get(r, 0, "the referencing tables"))
+            .collect::<anyhow::Result<_>>()?;
     }
     Ok(tables)
 }
