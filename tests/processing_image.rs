@@ -61,7 +61,8 @@ fn every_processing_image_is_listed_with_its_job_type() {
         .iter()
         .map(|l| l.split_whitespace().next().unwrap())
         .collect();
-    assert_eq!(types, ["si", "gfsc", "sws_wds", "rliepart2", "test_job"]);
+    // In the order of production's columns.
+    assert_eq!(types, ["si", "test_job", "rliepart2", "gfsc", "sws_wds"]);
     assert!(
         lines[1].contains(SI)
             && lines[1]
@@ -74,10 +75,10 @@ fn every_processing_image_is_listed_with_its_job_type() {
     assert_eq!(run.code, 0, "{}", run.all_output());
     let items: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(items.as_array().unwrap().len(), 5);
-    assert_eq!(items[2]["job_type"], "sws_wds");
-    assert_eq!(items[2]["parameter"], "docker_image_for_sws_wds_processing");
+    assert_eq!(items[4]["job_type"], "sws_wds");
+    assert_eq!(items[4]["parameter"], "docker_image_for_sws_wds_processing");
     assert_eq!(
-        items[2]["image"],
+        items[4]["image"],
         "registry.sandbox.invalid/cosims/cosims/sws_wds_processing:git-4f2a91c7"
     );
 }

@@ -10,12 +10,12 @@ use restore_bed::{last_outcome, last_steps, Bed, ENV};
 /// Changes every kind of thing a restore must undo.
 fn change_everything(bed: &Bed) {
     bed.psql(
-        "INSERT INTO cosims.parent_jobs (name, tile_id) VALUES ('gfsc_job', 'T32TLR'), ('gfsc_job', 'T32TLS');
+        "INSERT INTO cosims.parent_jobs (name, tile_id, next_log_level) VALUES ('job_a', 'T32TLR', 20), ('job_b', 'T32TLS', 20);
          DELETE FROM cosims.gfsc_jobs WHERE id > 20;
          UPDATE cosims.system_parameters SET max_number_of_vcpus = 1;
          SELECT setval('cosims.test_jobs_id_seq', 500);
          CREATE TABLE cosims.added_after_the_backup (x int);
-         DROP TRIGGER job_status_changes_check_transition ON cosims.job_status_changes;",
+         DROP TRIGGER check_status_change ON cosims.job_status_changes;",
     );
 }
 

@@ -28,7 +28,7 @@ fn new_installation() -> (Bed, String, String) {
 #[test]
 fn two_tables_and_their_sequences_go_into_a_schema_with_an_extra_column() {
     let (bed, counts, _) = new_installation();
-    let untouched = bed.psql("select count(*) from cosims.job_status_transitions");
+    let untouched = bed.psql("select count(*) from cosims.log_levels");
     let run = bed.restore(
         "latest",
         &[
@@ -60,7 +60,7 @@ fn two_tables_and_their_sequences_go_into_a_schema_with_an_extra_column() {
     );
     // Other tables are as the new installation has them.
     assert_eq!(
-        bed.psql("select count(*) from cosims.job_status_transitions"),
+        bed.psql("select count(*) from cosims.log_levels"),
         untouched
     );
     assert_eq!(bed.psql("select count(*) from cosims.gfsc_jobs"), "0");
@@ -69,12 +69,12 @@ fn two_tables_and_their_sequences_go_into_a_schema_with_an_extra_column() {
 #[test]
 fn a_dump_column_the_table_lacks_is_refused_by_name_unless_ignored() {
     let (bed, _, _) = new_installation();
-    bed.psql("ALTER TABLE cosims.parent_jobs DROP COLUMN nomad_job_dispatch");
-    bed.psql("INSERT INTO cosims.parent_jobs (name) VALUES ('seed')");
+    bed.psql("ALTER TABLE cosims.parent_jobs DROP COLUMN si_processing_image");
+    bed.psql("INSERT INTO cosims.parent_jobs (name, tile_id, next_log_level) VALUES ('seed', 'T32TLR', 20)");
     let run = bed.restore("latest", &["--tables", "parent_jobs", "--no-safety-backup"]);
     assert_eq!(run.code, 4, "{}", run.all_output());
     assert!(
-        run.stderr.contains("`nomad_job_dispatch`"),
+        run.stderr.contains("`si_processing_image`"),
         "{}",
         run.stderr
     );
@@ -99,7 +99,7 @@ fn a_dump_column_the_table_lacks_is_refused_by_name_unless_ignored() {
         ],
     );
     assert_eq!(run.code, 0, "{}", run.all_output());
-    assert!(run.stderr.contains("nomad_job_dispatch"), "{}", run.stderr);
+    assert!(run.stderr.contains("si_processing_image"), "{}", run.stderr);
     assert_eq!(
         bed.psql("select count(*) > 100 from cosims.parent_jobs"),
         "t"

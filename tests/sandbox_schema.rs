@@ -60,7 +60,9 @@ fn the_catalog_is_the_real_one() {
     );
     // Spot checks of what csi relies on, in words.
     assert!(real.contains("table parent_jobs last_status_change_date timestamp without time zone"));
-    assert!(real.contains("table rlies1s2_jobs measurement_date_rlies1s2 timestamp without time zone"));
+    assert!(
+        real.contains("table rlies1s2_jobs measurement_date_rlies1s2 timestamp without time zone")
+    );
     assert!(real.contains("table gfsc_jobs product_date timestamp without time zone"));
     assert!(real.contains("table parent_jobs last_status_id smallint"));
     assert!(real.contains("extension uuid-ossp"));
@@ -293,8 +295,18 @@ fn the_seed_is_shaped_like_production() {
             "select count(*) from cosims.fsc_rlie_jobs where maja_mode = 'backward'"
         ) > 0
     );
-    assert!(count(&pg, "select count(*) from cosims.parent_jobs where last_status_id in (13, 14)") > 5);
-    assert!(count(&pg, "select count(*) from cosims.parent_jobs where last_status_id = 12") > 50);
+    assert!(
+        count(
+            &pg,
+            "select count(*) from cosims.parent_jobs where last_status_id in (13, 14)"
+        ) > 5
+    );
+    assert!(
+        count(
+            &pg,
+            "select count(*) from cosims.parent_jobs where last_status_id = 12"
+        ) > 50
+    );
     assert_eq!(
         count(&pg, "select count(*) from cosims.jobs_satus_unsync_jobs()"),
         0
@@ -326,7 +338,11 @@ fn a_nightly_archive_is_pg_dumpall_piped_into_borg() {
     let dump =
         String::from_utf8(repo.extract_stdout("pgdump_2026-01-15T04:00:00", DUMP_ITEM)).unwrap();
     // The globals carry the PostgREST roles, the password as a hash only.
-    assert!(dump.contains("CREATE ROLE authenticator;"), "{}", &dump[..2000.min(dump.len())]);
+    assert!(
+        dump.contains("CREATE ROLE authenticator;"),
+        "{}",
+        &dump[..2000.min(dump.len())]
+    );
     assert!(dump.contains("CREATE ROLE web_anonymous;"));
     assert!(!dump.contains("sandbox-authenticator"));
     assert!(dump.contains("-- Dumped from database version 12."));

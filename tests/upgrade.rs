@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use support::borg::TestBorgRepo;
 use support::csi::{copy_job_files, nomad_config, stderr_until, Run, TestEnv};
 use support::nomad::NomadDouble;
-use support::postgres::{repo_root, sandbox_sql_dir, TestPostgres};
+use support::postgres::{repo_root, TestPostgres};
 
 const DB: &str = "postgres";
 const NEW_TAG: &str = "git-0123abcd";

@@ -9,11 +9,17 @@ use tokio_postgres::Row;
 use crate::error::failed;
 
 /// `cosims.parent_jobs.last_status_id is of type text, csi expected i16: ...`
-fn mismatch(row: &Row, index: usize, source: &str, expected: &str, error: &dyn std::fmt::Display) -> anyhow::Error {
-    let found = row
-        .columns()
-        .get(index)
-        .map_or_else(|| "nothing (no such column in the answer)".to_owned(), |c| c.type_().name().to_owned());
+fn mismatch(
+    row: &Row,
+    index: usize,
+    source: &str,
+    expected: &str,
+    error: &dyn std::fmt::Display,
+) -> anyhow::Error {
+    let found = row.columns().get(index).map_or_else(
+        || "nothing (no such column in the answer)".to_owned(),
+        |c| c.type_().name().to_owned(),
+    );
     failed(format!(
         "{source} is of type {found}, csi expected {expected}: {error}"
     ))
@@ -31,7 +37,9 @@ pub fn get<'a, T: FromSql<'a>>(row: &'a Row, index: usize, source: &str) -> anyh
 pub fn timestamp(row: &Row, index: usize, source: &str) -> anyhow::Result<Option<DateTime<Utc>>> {
     let kind = row.columns().get(index).map(|c| c.type_().clone());
     match kind {
-        Some(Type::TIMESTAMP) => Ok(get::<Option<NaiveDateTime>>(row, index, source)?.map(|t| t.and_utc())),
+        Some(Type::TIMESTAMP) => {
+            Ok(get::<Option<NaiveDateTime>>(row, index, source)?.map(|t| t.and_utc()))
+        }
         _ => get::<Option<DateTime<Utc>>>(row, index, source),
     }
 }

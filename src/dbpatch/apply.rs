@@ -1,6 +1,7 @@
 //! Applying a patch to the environment's database and reading the ledger back: the
 //! part of a patch's life that `db-patch` and `upgrade` share.
 
+use crate::database::decode;
 use std::time::Duration;
 
 use super::ledger::{self, Record};
@@ -36,12 +37,13 @@ pub async fn env_facts(client: &tokio_postgres::Client) -> anyhow::Result<EnvFac
         .query_one("select system_identifier from pg_control_system()", &[])
         .await
         .ok()
-        .map(|r| r.get::<_, i64>(0));
+        .map(|r| decode::get::<i64>(&r, 0, "pg_control_system().system_identifier"))
+        .transpose()?;
     Ok(EnvFacts {
-        server_major: u32::try_from(row.get::<_, i32>(0)).ok(),
-        role: row.get(1),
-        encoding: row.get(2),
-        owner: row.get(3),
+        server_major: u32::try_from(decode::get::<i32>(&row, 0, "server_version_num")?).ok(),
+        role: decode::get(&row, 1, "current_user")?,
+        encoding: decode::get(&row, 2, "pg_database.encoding")?,
+        owner: decode::get(&row, 3, "pg_database.datdba")?,
         system_identifier,
     })
 }

@@ -77,19 +77,19 @@ fn entry(row: &tokio_postgres::Row) -> anyhow::Result<Entry> {
 
 /// SHA-256 of `bytes`, hex, computed by the server (`sha256()`, PostgreSQL 11+).
 pub async fn checksum(client: &impl GenericClient, bytes: &[u8]) -> anyhow::Result<String> {
-    Ok(client
+    let row = client
         .query_one("select encode(sha256($1::bytea), 'hex')", &[&bytes])
         .await
-        .pg_context("computing the patch's checksum")?
-        .get(0))
+        .pg_context("computing the patch's checksum")?;
+    decode::get(&row, 0, "sha256()")
 }
 
 pub async fn exists(client: &impl GenericClient) -> anyhow::Result<bool> {
-    Ok(client
+    let row = client
         .query_one("select to_regclass($1) is not null", &[&TABLE])
         .await
-        .map_err(|e| access(e, "looking for the patch ledger"))?
-        .get(0))
+        .map_err(|e| access(e, "looking for the patch ledger"))?;
+    decode::get(&row, 0, "to_regclass")
 }
 
 /// Every applied patch, oldest first; empty when there is no ledger yet.
@@ -165,11 +165,11 @@ pub fn refuse_applied(
 /// without CREATE on the database works once they exist), then locks the ledger so
 /// that two applies of the same patch cannot interleave.
 pub async fn prepare(client: &impl GenericClient) -> anyhow::Result<()> {
-    let schema_exists: bool = client
+    let row = client
         .query_one("select to_regnamespace($1) is not null", &[&SCHEMA])
         .await
-        .pg_context("looking for csi's schema")?
-        .get(0);
+        .pg_context("looking for csi's schema")?;
+    let schema_exists: bool = decode::get(&row, 0, "to_regnamespace")?;
     if !schema_exists {
         client
             .batch_execute(&format!("create schema {SCHEMA}"))

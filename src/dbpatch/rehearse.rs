@@ -3,6 +3,7 @@
 //! server — and the patch run there exactly as it will run on the environment.
 //! The scratch database is removed afterwards, whatever happened.
 
+use crate::database::decode;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
@@ -74,6 +75,9 @@ struct Scratch {
     admin: Target,
     cluster: Option<ScratchCluster>,
     database: String,
+    /// False when `database` is the throwaway cluster's own `postgres`, which
+    /// exists already (production's schema lives in the database `postgres`).
+    create: bool,
     superuser: bool,
     place: String,
 }
@@ -119,6 +123,8 @@ async fn provision(
                 admin,
                 cluster: Some(cluster),
                 // Same name as the environment's: statements naming the database work.
+                // `postgres` exists in a new cluster: the throwaway one is used as is.
+                create: env.dbname != "postgres",
                 database: env.dbname.clone(),
                 superuser: true,
             })
@@ -138,7 +144,10 @@ async fn provision(
                 )
                 .await;
             let (superuser, identifier) = match row {
-                Ok(row) => (row.get::<_, bool>(0), row.get::<_, Option<i64>>(1)),
+                Ok(row) => (
+                    decode::get::<bool>(&row, 0, "pg_roles.rolsuper")?,
+                    decode::get::<Option<i64>>(&row, 1, "pg_control_system().system_identifier")?,
+                ),
                 Err(_) => {
                     let row = client
                         .query_one(
@@ -147,7 +156,7 @@ async fn provision(
                         )
                         .await
                         .pg_context("reading the scratch server's role")?;
-                    (row.get(0), None)
+                    (decode::get(&row, 0, "pg_roles.rolsuper")?, None)
                 }
             };
             let host = |t: &Target| t.host.clone().unwrap_or_else(|| "localhost".into());
@@ -165,6 +174,7 @@ async fn provision(
                 place: format!("the scratch server {}", admin.describe()),
                 admin,
                 cluster: None,
+                create: true,
                 database: format!(
                     "csi_rehearsal_{}_{}",
                     chrono::Utc::now().format("%Y%m%d%H%M%S"),
@@ -209,30 +219,33 @@ async fn rehearse_in(
     if with_roles {
         load_roles(env, &admin, printer).await?;
     }
-    let owner_exists: bool = admin
+    let row = admin
         .query_one(
             "select exists(select 1 from pg_roles where rolname = $1)",
             &[&facts.owner],
         )
         .await
-        .pg_context("looking for the database owner's role in the scratch cluster")?
-        .get(0);
+        .pg_context("looking for the database owner's role in the scratch cluster")?;
+    let owner_exists: bool = decode::get(&row, 0, "pg_roles")?;
     let owner = if with_roles && owner_exists {
         format!(" owner {}", quote_ident(&facts.owner))
     } else {
         String::new()
     };
-    admin
-        .batch_execute(&format!(
-            "create database {} template template0 encoding {} locale 'C'{owner}",
-            quote_ident(&scratch.database),
-            quote_literal(&facts.encoding)
-        ))
-        .await
-        .pg_context(format!(
-            "creating the scratch database {}",
-            scratch.database
-        ))?;
+    if scratch.create {
+        // lc_collate/lc_ctype rather than `locale`, which PostgreSQL 12 lacks.
+        admin
+            .batch_execute(&format!(
+                "create database {} template template0 encoding {} lc_collate 'C' lc_ctype 'C'{owner}",
+                quote_ident(&scratch.database),
+                quote_literal(&facts.encoding)
+            ))
+            .await
+            .pg_context(format!(
+                "creating the scratch database {}",
+                scratch.database
+            ))?;
+    }
     drop(admin);
 
     let work = tempfile::Builder::new()
@@ -416,9 +429,21 @@ async fn clean_up(scratch: Scratch) -> anyhow::Result<()> {
         Some(cluster) => cluster.stop().await,
         None => {
             let admin = scratch.admin.connect().await?;
+            // No `with (force)`: PostgreSQL 12 lacks it; the sessions are ended first.
+            admin
+                .execute(
+                    "select pg_terminate_backend(pid) from pg_stat_activity \
+                     where datname = $1 and pid <> pg_backend_pid()",
+                    &[&scratch.database],
+                )
+                .await
+                .pg_context(format!(
+                    "ending the sessions of the scratch database {}",
+                    scratch.database
+                ))?;
             admin
                 .batch_execute(&format!(
-                    "drop database if exists {} with (force)",
+                    "drop database if exists {}",
                     quote_ident(&scratch.database)
                 ))
                 .await

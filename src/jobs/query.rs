@@ -177,7 +177,10 @@ impl Batches {
             self.upper = None;
             return Ok(None);
         }
-        let jobs = rows.iter().map(job).collect::<anyhow::Result<Vec<JobRow>>>()?;
+        let jobs = rows
+            .iter()
+            .map(job)
+            .collect::<anyhow::Result<Vec<JobRow>>>()?;
         self.after = jobs.last().map_or(self.after, |j| j.id);
         Ok(Some(jobs))
     }

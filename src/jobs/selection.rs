@@ -297,7 +297,11 @@ fn date_column_of<'t>(
         None => job_type.default_date_column(),
     };
     found.ok_or_else(|| {
-        let columns: Vec<&str> = job_type.date_columns.iter().map(|c| c.name.as_str()).collect();
+        let columns: Vec<&str> = job_type
+            .date_columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
         let what = match wanted {
             Some(name) => format!("{schema}.{} has no date column `{name}`", job_type.table),
             None => format!(
@@ -308,7 +312,10 @@ fn date_column_of<'t>(
         usage(what).with_hint(if columns.is_empty() {
             "it has no date column at all".to_owned()
         } else {
-            format!("its date columns: {} (choose one with --date-column)", columns.join(", "))
+            format!(
+                "its date columns: {} (choose one with --date-column)",
+                columns.join(", ")
+            )
         })
     })
 }
@@ -382,7 +389,8 @@ impl Resolved {
                 let mut time = String::new();
                 if let Some(range) = &s.time {
                     // Checked by resolve(); a type without the column matches nothing.
-                    let Ok(column) = date_column_of(&self.schema, t, range.column.as_deref()) else {
+                    let Ok(column) = date_column_of(&self.schema, t, range.column.as_deref())
+                    else {
                         per_type.push("false".to_owned());
                         continue;
                     };
@@ -436,7 +444,11 @@ impl Resolved {
         let [only] = self.types.as_slice() else {
             return None;
         };
-        let wanted = self.selection.time.as_ref().and_then(|r| r.column.as_deref());
+        let wanted = self
+            .selection
+            .time
+            .as_ref()
+            .and_then(|r| r.column.as_deref());
         let column = date_column_of(&self.schema, only, wanted).ok()?;
         Some((
             column.name.clone(),
@@ -517,11 +529,26 @@ mod tests {
             };
             t.default_date_column().map(|c| c.name.clone())
         };
-        assert_eq!(column(&["fsc_completion_date", "measurement_date"]).as_deref(), Some("measurement_date"));
-        assert_eq!(column(&["measurement_date_start", "measurement_date_end"]).as_deref(), Some("measurement_date_start"));
-        assert_eq!(column(&["process_date", "measurement_date_rlies1s2"]).as_deref(), Some("measurement_date_rlies1s2"));
-        assert_eq!(column(&["sensing_start_date", "product_date"]).as_deref(), Some("product_date"));
-        assert_eq!(column(&["hydro_year", "first_product_measurement_date"]).as_deref(), Some("first_product_measurement_date"));
+        assert_eq!(
+            column(&["fsc_completion_date", "measurement_date"]).as_deref(),
+            Some("measurement_date")
+        );
+        assert_eq!(
+            column(&["measurement_date_start", "measurement_date_end"]).as_deref(),
+            Some("measurement_date_start")
+        );
+        assert_eq!(
+            column(&["process_date", "measurement_date_rlies1s2"]).as_deref(),
+            Some("measurement_date_rlies1s2")
+        );
+        assert_eq!(
+            column(&["sensing_start_date", "product_date"]).as_deref(),
+            Some("product_date")
+        );
+        assert_eq!(
+            column(&["hydro_year", "first_product_measurement_date"]).as_deref(),
+            Some("first_product_measurement_date")
+        );
         assert_eq!(column(&[]), None);
     }
 
@@ -552,7 +579,8 @@ mod tests {
             f.sql
         );
         assert!(
-            f.sql.contains("t.\"measurement_date\" >= ($5::timestamptz at time zone 'UTC')"),
+            f.sql
+                .contains("t.\"measurement_date\" >= ($5::timestamptz at time zone 'UTC')"),
             "{}",
             f.sql
         );

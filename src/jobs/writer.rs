@@ -138,7 +138,8 @@ async fn write_one(
         .await;
     let current = match current {
         Ok(Some(row)) => {
-            crate::database::decode::get::<Option<i16>>(&row, 0, "parent_jobs.last_status_id")?.map(Status)
+            crate::database::decode::get::<Option<i16>>(&row, 0, "parent_jobs.last_status_id")?
+                .map(Status)
         }
         Ok(None) => return Ok(Outcome::Skipped("the job no longer exists".to_owned())),
         Err(e) => return per_job(e, job.id),
@@ -167,7 +168,8 @@ async fn write_one(
         .await;
     let after = match after {
         Ok(row) => {
-            crate::database::decode::get::<Option<i16>>(&row, 0, "parent_jobs.last_status_id")?.map(Status)
+            crate::database::decode::get::<Option<i16>>(&row, 0, "parent_jobs.last_status_id")?
+                .map(Status)
         }
         Err(e) => return per_job(e, job.id),
     };

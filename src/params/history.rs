@@ -71,7 +71,9 @@ pub async fn changes(
         quote_ident(&catalog.schema),
         quote_ident(HISTORY_TABLE),
         time.ident(),
-        order_key.map(|k| format!(", {}", quote_ident(k))).unwrap_or_default()
+        order_key
+            .map(|k| format!(", {}", quote_ident(k)))
+            .unwrap_or_default()
     );
     let rows = client
         .query(sql.as_str(), &[])
@@ -83,7 +85,9 @@ pub async fn changes(
     for row in rows {
         let when: DateTime<Utc> = decode::get(&row, 0, &format!("{source}.{}", time.name))?;
         let values = (1..=tracked.len())
-            .map(|i| decode::get::<Option<String>>(&row, i, &format!("{source}.{}", tracked[i - 1].name)))
+            .map(|i| {
+                decode::get::<Option<String>>(&row, i, &format!("{source}.{}", tracked[i - 1].name))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         for (i, column) in tracked.iter().enumerate() {
             match &previous {

@@ -86,7 +86,10 @@ async fn read_locked(
             .enumerate()
             .map(|(i, c)| {
                 let source = format!("{}.{}", catalog.table(), c.name);
-                Ok((c.name.clone(), crate::database::decode::get::<Option<String>>(row, i, &source)?))
+                Ok((
+                    c.name.clone(),
+                    crate::database::decode::get::<Option<String>>(row, i, &source)?,
+                ))
             })
             .collect::<anyhow::Result<_>>()?,
     ))

@@ -135,7 +135,11 @@ pub async fn database(settings: &Settings) -> anyhow::Result<DatabaseSection> {
         crate::jobs::job_types(&client, schema)
     )?;
     let job_types_list = match list_rows.first() {
-        Some(row) => decode::get(row, 0, &format!("{schema}.system_parameters.job_types_list"))?,
+        Some(row) => decode::get(
+            row,
+            0,
+            &format!("{schema}.system_parameters.job_types_list"),
+        )?,
         None => None,
     };
     let mut job_types = Vec::with_capacity(types.len());

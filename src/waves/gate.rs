@@ -161,7 +161,10 @@ impl Gate {
 impl Gate {
     /// `"cosims"."fsc_rlie_jobs"` for `fsc_rlie_job`, after checking the catalog has it.
     async fn type_table(&self, client: &Client, job_type: &str) -> anyhow::Result<String> {
-        let base = job_type.trim().trim_end_matches("_jobs").trim_end_matches("_job");
+        let base = job_type
+            .trim()
+            .trim_end_matches("_jobs")
+            .trim_end_matches("_job");
         let table = format!("{base}_jobs");
         let row = client
             .query_one(
@@ -179,7 +182,11 @@ impl Gate {
             .with_hint("the job types come from system_parameters.job_types_list; each needs its <type>_jobs table")
             .into());
         }
-        Ok(format!("{}.{}", quote_ident(&self.schema), quote_ident(&table)))
+        Ok(format!(
+            "{}.{}",
+            quote_ident(&self.schema),
+            quote_ident(&table)
+        ))
     }
 }
 

@@ -196,7 +196,7 @@ pub fn changed_bed() -> (Bed, Vec<u8>, String) {
     let nightly = bed.nightly("2026-11-20T04:00:00");
     let dump = bed.dump_of(&nightly);
     bed.psql(
-        "INSERT INTO cosims.parent_jobs (name, tile_id) VALUES ('gfsc_job', 'T32TLR');
+        "INSERT INTO cosims.parent_jobs (name, tile_id, next_log_level) VALUES ('job_a', 'T32TLR', 20);
          DELETE FROM cosims.gfsc_jobs WHERE id > 20;",
     );
     let before = bed.snapshot();

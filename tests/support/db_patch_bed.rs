@@ -38,7 +38,7 @@ impl Bed {
         pg.load_cosims_schema();
         pg.psql(
             DB,
-            "insert into cosims.parent_jobs (name, tile_id) values ('fsc_rlie_job', '32TLR'), ('gfsc_job', 'BAD')",
+            "insert into cosims.parent_jobs (name, tile_id, next_log_level) values ('job_1', '32TLR', 20), ('job_2', 'BAD', 20)",
         );
         let scratch = options.scratch_server.then(TestPostgres::start);
         let borg = options.borg.then(TestBorgRepo::create);

@@ -12,6 +12,7 @@ use super::progress::Progress;
 use super::report::Report;
 use super::sql;
 use super::writer::{LineMap, SqlWriter};
+use crate::database::dump::SetVal;
 use crate::database::dump::{
     created_database, ending_problems, leading_keywords, structure_problems, Marker, Meta, Place,
     QualifiedName, ScanEnd, Sections,
@@ -68,6 +69,8 @@ pub struct Stream<W: Write> {
     databases_created: Vec<String>,
     /// What psql prints when it has run everything csi sent before COMMIT.
     pub ready_marker: String,
+    /// The sequence values the dump sets (`setval`), checked after loading.
+    pub setvals: Vec<SetVal>,
 }
 
 /// The handler was stopped on purpose (Ctrl-C): not an error of the dump.
@@ -90,6 +93,7 @@ impl<W: Write> Stream<W> {
             finished: false,
             databases_created: Vec::new(),
             ready_marker: "csi-ready".to_owned(),
+            setvals: Vec::new(),
         }
     }
 
@@ -190,7 +194,18 @@ impl<W: Write> Stream<W> {
                 rows: t.rows,
             })
             .collect();
-        sql::verification(&expected, scope)
+        let sequences: Vec<String> = self.setvals.iter().map(|s| s.sequence.sql()).collect();
+        let dump_sequences: Vec<sql::DumpSequence> = self
+            .setvals
+            .iter()
+            .zip(&sequences)
+            .map(|(s, name)| sql::DumpSequence {
+                sequence_sql: name,
+                value: s.value,
+                is_called: s.is_called,
+            })
+            .collect();
+        sql::verification(&expected, &dump_sequences, scope)
     }
 
     /// Writes the closing SQL (the checks), then the ready marker: the section is done.

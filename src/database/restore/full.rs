@@ -28,7 +28,9 @@ use super::common::TableLoad;
 use super::common::{is_role_statement, is_transaction_control, Copying, Loaded, Stream};
 use super::sql;
 use super::writer::LineMap;
-use crate::database::dump::{leading_keywords, CopyHeader, Handler, Place, ScanEnd, TocEntry};
+use crate::database::dump::{
+    leading_keywords, parse_setval, CopyHeader, Handler, Place, ScanEnd, TocEntry,
+};
 use crate::error::{failed, precondition};
 
 pub struct FullOptions {
@@ -189,6 +191,9 @@ impl<W: Write> Handler for FullLoad<W> {
                     if toc.kind == "SCHEMA" && toc.name == self.options.schema {
                         self.schema_created = true;
                     }
+                }
+                if let Some(setval) = parse_setval(&String::from_utf8_lossy(text)) {
+                    self.stream.setvals.push(setval);
                 }
                 self.stream.out.dump(text, at)?;
             }
