@@ -32,24 +32,59 @@ fn a_bad_row_is_traced_to_its_dump_line() {
 #[test]
 fn a_failed_verification_is_exit_5_says_what_differs_and_changes_nothing() {
     let (bed, dump, before) = changed_bed();
+    // Something in the dump moves a sequence after the dump set it: it no longer has
+    // the dump's value.
+    let text = String::from_utf8_lossy(&dump).into_owned();
+    let start = text
+        .find("SELECT pg_catalog.setval('cosims.parent_jobs_id_seq', ")
+        .unwrap();
+    let end = start + text[start..].find('\n').unwrap() + 1;
+    let setval = &text[start..end];
     let bad = replace_once(
         &dump,
-        "SELECT pg_catalog.setval('cosims.parent_jobs_id_seq', ",
-        "SELECT pg_catalog.setval('cosims.parent_jobs_id_seq', 7, true); -- was ",
+        setval,
+        &format!("{setval}SELECT pg_catalog.nextval('cosims.parent_jobs_id_seq');\n"),
     );
     bed.archive_of("pgdump_2026-11-21T04:00:00", "2026-11-21T04:00:00", &bad);
     let run = bed.restore("latest", &[]);
     assert_eq!(run.code, 5, "{}", run.all_output());
     assert!(
-        run.stderr.contains(
-            "sequence cosims.parent_jobs_id_seq is at 7 but cosims.parent_jobs.id reaches"
-        ),
+        run.stderr
+            .contains("sequence \"cosims\".\"parent_jobs_id_seq\" is at ")
+            && run.stderr.contains("after loading, the dump sets "),
         "{}",
         run.stderr
     );
     bed.wait_for_no_restore_session();
     assert_eq!(bed.snapshot(), before);
     assert_eq!(last_outcome(&bed)["outcome"], "verification_failed");
+}
+
+/// Production's own state: system_parameters' one row was inserted with an explicit
+/// id, so its sequence is uncalled while the column reaches 1, in the dump as in the
+/// database. Restored as it is, with a warning about the source; never refused.
+#[test]
+fn a_sequence_behind_its_column_in_the_dump_itself_is_a_warning() {
+    let (bed, dump, _) = changed_bed();
+    let text = String::from_utf8_lossy(&dump).into_owned();
+    assert!(
+        text.contains("SELECT pg_catalog.setval('cosims.system_parameters_id_seq', 1, false);"),
+        "the sandbox's dump has production's uncalled sequence"
+    );
+    bed.archive_of("pgdump_2026-11-21T04:00:00", "2026-11-21T04:00:00", &dump);
+    let run = bed.restore("latest", &[]);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert!(
+        run.stderr.contains(
+            "warning: in the dump itself, sequence cosims.system_parameters_id_seq is at 1 (not yet used) but cosims.system_parameters.id reaches 1"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        bed.psql("select last_value || ' ' || is_called from cosims.system_parameters_id_seq"),
+        "1 false"
+    );
 }
 
 #[test]

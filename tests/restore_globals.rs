@@ -11,7 +11,7 @@ fn roles_already_present_do_not_break_a_restore_with_or_without_globals() {
     let bed = Bed::new();
     let archived = bed.snapshot();
     bed.nightly("2026-11-20T04:00:00");
-    bed.psql("ALTER ROLE cosims_admin CREATEDB; DELETE FROM cosims.gfsc_jobs");
+    bed.psql("ALTER ROLE authenticator CREATEDB; DELETE FROM cosims.gfsc_jobs");
 
     let run = bed.restore("latest", &["--no-safety-backup"]);
     assert_eq!(run.code, 0, "{}", run.all_output());
@@ -19,7 +19,7 @@ fn roles_already_present_do_not_break_a_restore_with_or_without_globals() {
     assert_eq!(bed.snapshot(), archived);
     // Roles untouched by default.
     assert_eq!(
-        bed.psql("select rolcreatedb from pg_roles where rolname = 'cosims_admin'"),
+        bed.psql("select rolcreatedb from pg_roles where rolname = 'authenticator'"),
         "t"
     );
 
@@ -30,7 +30,7 @@ fn roles_already_present_do_not_break_a_restore_with_or_without_globals() {
     assert_eq!(bed.snapshot(), archived);
     // With the globals, the role's attributes are the dump's again.
     assert_eq!(
-        bed.psql("select rolcreatedb from pg_roles where rolname = 'cosims_admin'"),
+        bed.psql("select rolcreatedb from pg_roles where rolname = 'authenticator'"),
         "f"
     );
 }

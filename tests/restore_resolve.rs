@@ -158,10 +158,14 @@ fn archives_that_cannot_be_restored_change_nothing() {
     );
     bed.wait_for_no_restore_session();
 
-    // A dump without the database at all.
+    // A dump without the database at all (its `postgres` renamed).
     let text = String::from_utf8(other)
         .unwrap()
-        .replace("cosims", "otherdb");
+        .replace("\\connect postgres\n", "\\connect otherdb\n")
+        .replace(
+            "-- Database \"postgres\" dump",
+            "-- Database \"otherdb\" dump",
+        );
     bed.archive_of(
         "pgdump_2026-11-04T04:00:00",
         "2026-11-04T04:00:00",
@@ -170,7 +174,7 @@ fn archives_that_cannot_be_restored_change_nothing() {
     let run = bed.restore("pgdump_2026-11-04T04:00:00", &["--no-safety-backup"]);
     assert_eq!(run.code, 4, "{}", run.all_output());
     assert!(
-        run.stderr.contains("the dump has no database `cosims`"),
+        run.stderr.contains("the dump has no database `postgres`"),
         "{}",
         run.stderr
     );
@@ -185,11 +189,13 @@ fn source_database_restores_a_database_named_otherwise() {
     let bed = Bed::new();
     let archived = bed.snapshot();
     let dump = String::from_utf8(bed.pg.dumpall()).unwrap();
-    // The same cluster, its application database named `cosims_v1`.
+    // The same cluster, its application database named `cosims_v1` (not `postgres`).
     let renamed = dump
-        .replace("\\connect cosims\n", "\\connect cosims_v1\n")
-        .replace("CREATE DATABASE cosims ", "CREATE DATABASE cosims_v1 ")
-        .replace("ALTER DATABASE cosims ", "ALTER DATABASE cosims_v1 ");
+        .replace("\\connect postgres\n", "\\connect cosims_v1\n")
+        .replace(
+            "-- Database \"postgres\" dump",
+            "-- Database \"cosims_v1\" dump",
+        );
     bed.archive_of(
         "pgdump_2026-11-19T04:00:00",
         "2026-11-19T04:00:00",

@@ -57,7 +57,7 @@ fn disallowed_job_transition_writes_nothing_for_that_job() {
     assert_eq!(run.code, 0, "{}", run.all_output());
     assert!(
         run.stdout.contains(&format!(
-            "would write  job {checked}  fsc_rlie_job  32TLR  error_checked -> ready"
+            "would write  job {checked}  fsc_rlie  32TLR  error_checked -> ready"
         )),
         "{}",
         run.stdout

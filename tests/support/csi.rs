@@ -339,7 +339,7 @@ pub fn services_and_database_config(
     nomad_config(nomad_address, jobs_dir, false)
         .replace(
             "    port = 9\n",
-            &format!("    port = {pg_port}\n    user = \"postgres\"\n    name = \"cosims\"\n"),
+            &format!("    port = {pg_port}\n    user = \"postgres\"\n    name = \"postgres\"\n"),
         )
         .replace(
             "repository = \"/nonexistent\"",

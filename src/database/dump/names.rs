@@ -207,9 +207,8 @@ pub fn parse_setval(text: &str) -> Option<SetVal> {
     let value = args.next()?.trim().parse().ok()?;
     let is_called = args
         .next()?
-        .trim()
-        .trim_end_matches(';')
-        .trim_end_matches(')')
+        .split(')')
+        .next()?
         .trim()
         .eq_ignore_ascii_case("true");
     Some(SetVal {

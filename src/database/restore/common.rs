@@ -241,6 +241,14 @@ impl<W: Write> Stream<W> {
             }
         }
         self.report.other_databases = others.clone();
+        // A dump cut before the source database's section says it was cut, first:
+        // production's `postgres` comes after template1, so a cut can leave it out.
+        if !self.started && !self.sections.cluster_complete() {
+            problems.push(CsiError::new(
+                Kind::Failed,
+                "the dump has no \"cluster dump complete\" trailer: it was cut off".to_owned(),
+            ));
+        }
         if !self.started {
             let found = if others.is_empty() {
                 "no database at all".to_owned()
@@ -271,8 +279,11 @@ impl<W: Write> Stream<W> {
             problems.insert(i, CsiError::new(Kind::Failed, problem));
         }
         for problem in structure_problems(&self.sections) {
-            let duplicate = problem.contains(&format!("`{}`", self.source_db));
-            if !(duplicate && self.started && !self.finished) {
+            let duplicate = problem.contains(&format!("`{}`", self.source_db))
+                || (!self.started && problem.contains("cluster dump complete"));
+            if !(duplicate && self.started && !self.finished)
+                && !(!self.started && problem.contains("cluster dump complete"))
+            {
                 problems.push(CsiError::new(Kind::Failed, problem));
             }
         }

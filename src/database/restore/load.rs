@@ -302,6 +302,15 @@ pub async fn load(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
         ))
         .into());
     }
+    // What the checks found about the source itself (e.g. a sequence the dump leaves
+    // behind its column): restored as it was, said to the operator.
+    for line in psql_finished.stderr_tail.lines() {
+        if let Some((_, warning)) = line.split_once("WARNING:") {
+            if let Some(text) = warning.trim().strip_prefix("csi: ") {
+                request.printer.warn(text);
+            }
+        }
+    }
     let rows = tables.iter().map(|t| t.rows).sum();
     Ok(LoadOutcome {
         tables,
