@@ -212,7 +212,7 @@ environment "sandbox" {
     host = "127.0.0.1"
     port = 55432
     user = "postgres"
-    name = "cosims"
+    name = "postgres"   # as in production
   }
 
   borg {

@@ -21,7 +21,9 @@
 # (git-ignored), plus the terraform state of terraform/sandbox.
 #
 #   PostgreSQL  127.0.0.1:${CSI_SANDBOX_PG_PORT:-55432}, superuser postgres (trust),
-#               database cosims (schema cosims, owner role cosims_admin), data in .sandbox/pg
+#               schema cosims in database postgres as in production (roles web_anonymous,
+#               authenticator), data in .sandbox/pg; the server is PostgreSQL 12 from
+#               tools/pg12/bin (production's major) unless $PG_BINDIR names another
 #   borg        unencrypted repo .sandbox/borg with nightly-like archives
 #               pgdump_<YYYY-mm-ddTHH:MM:SS> at 04:00 UTC of the last 4 days,
 #               BORG_BASE_DIR=.sandbox/borg-home
@@ -49,7 +51,8 @@ PG_DIR="$SANDBOX/pg"
 PG_HOST="127.0.0.1"
 PG_PORT="${CSI_SANDBOX_PG_PORT:-55432}"
 PG_SUPERUSER="postgres"
-DB_NAME="cosims"
+# Production's schema lives in the database `postgres` (no CREATE DATABASE there).
+DB_NAME="postgres"
 
 BORG_REPO_DIR="$SANDBOX/borg"
 BORG_HOME_DIR="$SANDBOX/borg-home"
@@ -109,6 +112,11 @@ pg_running() {
     bash "$PG_CLUSTER" status "$PG_DIR" >/dev/null 2>&1
 }
 
+# The server: $PG_BINDIR if set, else production's major from tools/pg12.
+if [[ -z "${PG_BINDIR:-}" && -x "$ROOT/tools/pg12/bin/postgres" ]]; then
+    export PG_BINDIR="$ROOT/tools/pg12/bin"
+fi
+
 pg_up() {
     mkdir -p "$SANDBOX"
     bash "$PG_CLUSTER" start "$PG_DIR" "$PG_PORT" >/dev/null
@@ -120,22 +128,22 @@ pg_up() {
     say "postgres up on $PG_HOST:$PG_PORT (data in ${PG_DIR#"$ROOT"/})"
 
     local exists
-    exists="$(sb_psql -d postgres -At -c "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'")"
+    exists="$(sb_psql -d "$DB_NAME" -At -c "SELECT 1 FROM pg_namespace WHERE nspname = 'cosims'")"
     if [[ "$exists" == 1 ]]; then
-        say "database $DB_NAME already exists, kept as is"
+        say "schema cosims already in database $DB_NAME, kept as is"
         return
     fi
-    say "creating database $DB_NAME (roles, schema, seed)"
-    sb_psql -d postgres -f "$SQL_DIR/cosims-roles.sql" >/dev/null
-    sb_psql -d postgres -c "CREATE DATABASE $DB_NAME OWNER cosims_admin" >/dev/null
-    if ! sb_psql -d "$DB_NAME" -f "$SQL_DIR/cosims-schema.sql" >/dev/null \
+    say "loading the cosims schema into database $DB_NAME (roles, schema, seed)"
+    if ! sb_psql -d "$DB_NAME" -f "$SQL_DIR/cosims-roles.sql" >/dev/null \
+        || ! sb_psql -d "$DB_NAME" -f "$SQL_DIR/cosims-schema.sql" >/dev/null \
         || ! sb_psql -d "$DB_NAME" -f "$SQL_DIR/cosims-seed.sql" >/dev/null; then
-        sb_psql -d postgres -c "DROP DATABASE IF EXISTS $DB_NAME" >/dev/null || true
-        die "loading the cosims fixture failed; database $DB_NAME dropped"
+        # What the runbook does to start over.
+        sb_psql -d "$DB_NAME" -c "DROP SCHEMA IF EXISTS cosims CASCADE" >/dev/null || true
+        die "loading the cosims fixture failed; schema cosims dropped"
     fi
     local jobs
     jobs="$(sb_psql -d "$DB_NAME" -At -c "SELECT count(*) FROM cosims.parent_jobs")"
-    say "database $DB_NAME ready: $jobs jobs over the last 5 days"
+    say "schema cosims ready in database $DB_NAME: $jobs jobs over the last 5 days"
 }
 
 pg_down() {

@@ -699,7 +699,7 @@ fn the_demo_rehearses_the_whole_runbook_on_the_sandbox() {
     assert_eq!(
         demo.psql(
             "SELECT max_number_of_worker_instances FROM cosims.system_parameters_history
-             ORDER BY history_date DESC, id DESC LIMIT 1"
+             ORDER BY history_id DESC LIMIT 1"
         ),
         "180"
     );
@@ -713,7 +713,7 @@ fn the_demo_rehearses_the_whole_runbook_on_the_sandbox() {
     assert_eq!(
         demo.psql(
             "SELECT docker_image_for_si_processing FROM cosims.system_parameters_history
-             ORDER BY history_date DESC, id DESC LIMIT 1"
+             ORDER BY history_id DESC LIMIT 1"
         ),
         format!("{SI_IMAGE}:git-0badc0de")
     );
@@ -722,8 +722,8 @@ fn the_demo_rehearses_the_whole_runbook_on_the_sandbox() {
             "SELECT count(DISTINCT docker_image_for_si_processing)
              FROM cosims.system_parameters_history"
         ),
-        "2",
-        "the seed's image, then the new one"
+        "3",
+        "production's default (hidden_value), the seed's image, then the new one"
     );
 
     demo.reach("backup");
@@ -825,8 +825,9 @@ fn the_demo_rehearses_the_whole_runbook_on_the_sandbox() {
     assert_eq!(gates, [1, 2, 3]);
     for job_type in FULL_LIST {
         let published = demo.psql(&format!(
-            "SELECT count(*) FROM cosims.parent_jobs WHERE name = '{job_type}'
-             AND last_status_id = 11 AND last_status_change_date > now() - interval '10 minutes'"
+            "SELECT count(*) FROM cosims.parent_jobs p JOIN cosims.{job_type}s t ON t.fk_parent_job_id = p.id
+             WHERE p.last_status_id = 11
+               AND p.last_status_change_date > (now() AT TIME ZONE 'UTC') - interval '10 minutes'"
         ));
         assert_ne!(published, "0", "{job_type} produced during its wave");
     }

@@ -16,7 +16,7 @@
 SET client_min_messages = warning;
 
 BEGIN;
-SET LOCAL ROLE cosims_admin;
+SET LOCAL TIME ZONE 'UTC';
 
 CREATE TEMP TABLE produced (
     job_type  text PRIMARY KEY,
@@ -41,36 +41,38 @@ BEGIN
     LOOP
         finished := 0;
         FOR open_job IN
-            SELECT id, last_status_id
-            FROM cosims.parent_jobs
-            WHERE name = job_type
-              AND priority = 'nrt'
-              AND (last_status_id IS NULL OR last_status_id BETWEEN 1 AND 10)
-            ORDER BY id
+            -- A job's type is the table holding it (fsc_rlie_job: cosims.fsc_rlie_jobs).
+            EXECUTE format(
+                'SELECT p.id, p.last_status_id FROM cosims.parent_jobs p
+                 JOIN cosims.%I t ON t.fk_parent_job_id = p.id
+                 WHERE p.priority = ''nrt''
+                   AND (p.last_status_id IS NULL OR p.last_status_id BETWEEN 1 AND 10)
+                 ORDER BY p.id', job_type || 's')
         LOOP
             FOREACH status IN ARRAY usual_path LOOP
                 CONTINUE WHEN status <= coalesce(open_job.last_status_id, 0);
                 INSERT INTO cosims.job_status_changes (fk_parent_job_id, time, job_status)
-                VALUES (open_job.id, clock_timestamp(), status);
+                VALUES (open_job.id, clock_timestamp() AT TIME ZONE 'UTC', status);
             END LOOP;
             finished := finished + 1;
         END LOOP;
 
-        INSERT INTO cosims.parent_jobs (name, priority, tile_id, creation_date)
-        VALUES (job_type, 'nrt', '32TLR', clock_timestamp())
-        RETURNING id INTO new_job;
-        -- The type's own row, when its table takes one with just these columns.
-        BEGIN
-            EXECUTE format(
-                'INSERT INTO cosims.%I (fk_parent_job_id, tile_id, measurement_date) VALUES ($1, $2, $3)',
-                job_type || 's')
-            USING new_job, '32TLR', date_trunc('hour', now()) - interval '1 hour';
-        EXCEPTION WHEN undefined_table OR not_null_violation OR check_violation THEN
-            NULL;
-        END;
+        new_job := nextval('cosims.parent_jobs_id_seq');
+        INSERT INTO cosims.parent_jobs (id, name, priority, tile_id, next_log_level)
+        VALUES (new_job, format('job_%s', new_job), 'nrt', '32TLR', 20);
+        -- The type's own row, with what production requires of it.
+        IF job_type = 'fsc_rlie_job' THEN
+            INSERT INTO cosims.fsc_rlie_jobs (fk_parent_job_id, nrt, l1c_id, l1c_cloud_cover,
+                                              l1c_snow_cover, l1c_path, measurement_date)
+            VALUES (new_job, true, format('L1C_DEMO_%s', new_job), 10, 5,
+                    format('/eodata/L1C_DEMO_%s', new_job), date_trunc('hour', now() AT TIME ZONE 'UTC'));
+        ELSE
+            EXECUTE format('INSERT INTO cosims.%I (fk_parent_job_id) VALUES ($1)', job_type || 's')
+            USING new_job;
+        END IF;
         FOREACH status IN ARRAY usual_path[1:11] LOOP
             INSERT INTO cosims.job_status_changes (fk_parent_job_id, time, job_status)
-            VALUES (new_job, clock_timestamp(), status);
+            VALUES (new_job, clock_timestamp() AT TIME ZONE 'UTC', status);
         END LOOP;
 
         INSERT INTO produced VALUES (job_type, finished, new_job);
