@@ -279,11 +279,10 @@ impl<W: Write> Stream<W> {
             problems.insert(i, CsiError::new(Kind::Failed, problem));
         }
         for problem in structure_problems(&self.sections) {
-            let duplicate = problem.contains(&format!("`{}`", self.source_db))
-                || (!self.started && problem.contains("cluster dump complete"));
-            if !(duplicate && self.started && !self.finished)
-                && !(!self.started && problem.contains("cluster dump complete"))
-            {
+            let duplicate = problem.contains(&format!("`{}`", self.source_db));
+            // A cut before the source database was already said first.
+            let said = !self.started && problem.contains("cluster dump complete");
+            if !(said || (duplicate && self.started && !self.finished)) {
                 problems.push(CsiError::new(Kind::Failed, problem));
             }
         }
