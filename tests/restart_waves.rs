@@ -759,7 +759,7 @@ fn a_custom_gate_sql_follows_the_contract() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("restart.gate_sql (file;"),
+        run.stdout.contains("restart.gate_sql (csi.hcl;"),
         "{}",
         run.stdout
     );
