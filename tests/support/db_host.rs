@@ -148,7 +148,7 @@ environment "{name}" {{
     socket_dir = "{socket_dir}"
     port       = {port}
     user       = "{login}"
-    name       = "cosims"
+    name       = "postgres"
   }}
   borg {{
     over_ssh    = true
@@ -175,7 +175,10 @@ fn restart(pg: &TestPostgres) {
             pg.port().to_string(),
         ],
     ] {
-        run(Command::new("bash").arg(&script).args(&args));
+        run(Command::new("bash")
+            .env("PG_BINDIR", super::postgres::server_bindir())
+            .arg(&script)
+            .args(&args));
     }
 }
 
