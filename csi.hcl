@@ -208,15 +208,27 @@ environment "sandbox" {
     deploy_timeout = "20s"
   }
 
+  # The database host, as prod's tf-tutu: only ssh reaches the PostgreSQL socket and
+  # the borg repository (scripts/sandbox.sh up: the web host's sshd, paths linked
+  # under /tmp/csi-sandbox-dbhost).
+  ssh {
+    host             = "127.0.0.1"
+    port = 54622
+    identity_file    = ".sandbox/ssh/client_key"
+    known_hosts_file = ".sandbox/ssh/known_hosts"
+  }
+
   database {
-    host = "127.0.0.1"
+    over_ssh   = true
+    socket_dir = "/tmp/csi-sandbox-dbhost/pg"
     port = 55432
     user = "postgres"
     name = "postgres"   # as in production
   }
 
   borg {
-    repository = ".sandbox/borg"
+    over_ssh   = true
+    repository = "/tmp/csi-sandbox-dbhost/borg"
   }
 
   restart {

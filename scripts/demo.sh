@@ -55,13 +55,17 @@ fi
 
 step "Bring the sandbox up: PostgreSQL with the cosims schema, borg with nightly dumps, module.cold applied"
 sandbox up
-if [[ -n "${CSI_SANDBOX_PG_PORT:-}${CSI_SANDBOX_NOMAD_PORT:-}" ]]; then
+if [[ -n "${CSI_SANDBOX_PG_PORT:-}${CSI_SANDBOX_NOMAD_PORT:-}${CSI_SANDBOX_SSH_PORT:-}${CSI_SANDBOX_DBHOST:-}" ]]; then
   pg_port="${CSI_SANDBOX_PG_PORT:-55432}"
   nomad_addr="http://127.0.0.1:${CSI_SANDBOX_NOMAD_PORT:-54646}"
+  ssh_port="${CSI_SANDBOX_SSH_PORT:-54622}"
+  dbhost="${CSI_SANDBOX_DBHOST:-/tmp/csi-sandbox-dbhost}"
   sed -e "s|^    port = 55432\$|    port = $pg_port|" \
+      -e "s|^    port = 54622\$|    port = $ssh_port|" \
+      -e "s|/tmp/csi-sandbox-dbhost|$dbhost|" \
       -e "s|\"http://127.0.0.1:54646\"|\"$nomad_addr\"|" csi.hcl >.csi-ports.hcl
   export CSI_CONFIG="$root/.csi-ports.hcl"
-  note "sandbox ports overridden: csi reads .csi-ports.hcl (PostgreSQL port $pg_port, Nomad $nomad_addr)"
+  note "sandbox ports overridden: csi reads .csi-ports.hcl (PostgreSQL port $pg_port, Nomad $nomad_addr, database host ssh port $ssh_port, paths under $dbhost)"
 fi
 mark up
 

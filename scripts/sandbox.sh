@@ -36,6 +36,10 @@
 #   web host    the dashboard's: sshd (/usr/sbin/sshd, if installed) on
 #               127.0.0.1:${CSI_SANDBOX_SSH_PORT:-54622} as the current user, keys in .sandbox/ssh,
 #               web root ${CSI_SANDBOX_WWW:-/tmp/csi-sandbox-www} (temp/, html/)
+#   database    the same sshd is the database host, as tf-tutu is prod's: csi reaches the
+#   host        PostgreSQL socket and the borg repository only through it, by the paths
+#               ${CSI_SANDBOX_DBHOST:-/tmp/csi-sandbox-dbhost}/pg and .../borg (links to
+#               .sandbox/pg and .sandbox/borg; csi.hcl names remote paths absolutely)
 #
 # `up` also writes .sandbox/env, to be sourced, with PG*, BORG_* and NOMAD_ADDR.
 
@@ -77,6 +81,7 @@ SSH_DIR="$SANDBOX/ssh"
 SSHD_BIN="/usr/sbin/sshd"
 SSHD_PID_FILE="$SSH_DIR/sshd.pid"
 WWW_DIR="${CSI_SANDBOX_WWW:-/tmp/csi-sandbox-www}"
+DBHOST_DIR="${CSI_SANDBOX_DBHOST:-/tmp/csi-sandbox-dbhost}"
 NOMAD_STATE="$SANDBOX/nomad-state.json"
 # The node's CPU (MHz), as the last nomad-reset chose it. The double places a new
 # allocation before stopping the old one, so rolling all six services at once needs
@@ -468,6 +473,21 @@ webhost_down() {
     say "web host (sshd) stopped (pid $pid)"
 }
 
+# ------------------------------------------------------------ database host
+
+# The paths csi.hcl's sandbox block names on the database host (this machine, reached
+# through the sshd above): the PostgreSQL socket's folder and the borg repository.
+dbhost_up() {
+    mkdir -p "$DBHOST_DIR"
+    ln -sfn "$PG_DIR" "$DBHOST_DIR/pg"
+    ln -sfn "$BORG_REPO_DIR" "$DBHOST_DIR/borg"
+    if webhost_pid >/dev/null; then
+        say "database host: ssh $SSH_HOST:$SSH_PORT, socket $DBHOST_DIR/pg, repository $DBHOST_DIR/borg"
+    else
+        say "database host: no sshd, so csi cannot reach the sandbox's database and backups (scripts/bootstrap.sh installs openssh-server)"
+    fi
+}
+
 # ---------------------------------------------------------------- env file
 
 write_env_file() {
@@ -513,6 +533,7 @@ cmd_up() {
     tf_up
     nomad_up
     webhost_up
+    dbhost_up
     write_env_file
     say "ready; connect with: psql -h $PG_HOST -p $PG_PORT -U $PG_SUPERUSER $DB_NAME"
     say "environment for clients: source ${SANDBOX#"$ROOT"/}/env"
@@ -568,6 +589,8 @@ cmd_reset() {
     esac
     rm -rf -- "$SANDBOX"
     say "deleted ${SANDBOX#"$ROOT"/}"
+    rm -f -- "$DBHOST_DIR/pg" "$DBHOST_DIR/borg"
+    rmdir -- "$DBHOST_DIR" 2>/dev/null || true
     case "$WWW_DIR" in
         /tmp/*) rm -rf -- "$WWW_DIR" && say "deleted the web root $WWW_DIR" ;;
         *) say "kept the web root $WWW_DIR (outside /tmp: delete it yourself)" ;;

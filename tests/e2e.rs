@@ -88,6 +88,7 @@ impl Demo {
             .env("CSI_SANDBOX_NOMAD_PORT", nomad_port.to_string())
             .env("CSI_SANDBOX_SSH_PORT", ssh_port.to_string())
             .env("CSI_SANDBOX_WWW", dir.path().join("www"))
+            .env("CSI_SANDBOX_DBHOST", dir.path().join("dbhost"))
             .env("CSI_SANDBOX_DEPLOY_SECONDS", "0.5")
             .env("CSI_NOMAD_DOUBLE", support::nomad::binary())
             .stdin(Stdio::null())
@@ -235,6 +236,7 @@ impl Demo {
             .env("CSI_SANDBOX_NOMAD_PORT", self.nomad_port.to_string())
             .env("CSI_SANDBOX_SSH_PORT", self.ssh_port.to_string())
             .env("CSI_SANDBOX_WWW", self.root().join("www"))
+            .env("CSI_SANDBOX_DBHOST", self.root().join("dbhost"))
             .env("CSI_NOMAD_DOUBLE", support::nomad::binary())
             .stdin(Stdio::null());
         command
@@ -480,6 +482,16 @@ fn copy_tree(into: &Path, ssh_port: u16) {
         &config,
         "port             = 54622",
         &format!("port             = {ssh_port}"),
+    );
+    // The database host: the same sshd, and its own folder of links.
+    let config = quicker(
+        &config,
+        "    port = 54622\n",
+        &format!("    port = {ssh_port}\n"),
+    );
+    let config = config.replace(
+        "/tmp/csi-sandbox-dbhost",
+        &into.join("dbhost").to_string_lossy(),
     );
     let www = into.join("www");
     let config = config.replace("/tmp/csi-sandbox-www", &www.to_string_lossy());

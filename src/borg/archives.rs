@@ -60,13 +60,16 @@ impl Borg {
     }
 
     /// A borg command with the repository's environment. The repository is named
-    /// explicitly in csi.hcl, so borg's "previously unknown unencrypted repository"
-    /// question (which cannot be answered without a terminal) is answered yes.
+    /// explicitly in csi.hcl, so borg's "previously unknown unencrypted repository" and
+    /// "previously located at" questions (which cannot be answered without a terminal)
+    /// are answered yes, as the real backup scripts do: the same repository is reached
+    /// by path on its host and by an ssh URL from the admin VM.
     pub fn command(&self) -> Cmd {
         let mut cmd = Cmd::new("borg")
             .env("LANG", "C.UTF-8")
             .env("LC_ALL", "C.UTF-8")
             .env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes")
+            .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes")
             .env_remove(crate::env_vars::BORG_REPO);
         for (key, value) in &self.settings_env {
             cmd = cmd.env(key, value);
