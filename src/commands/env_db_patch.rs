@@ -56,7 +56,7 @@ pub async fn run(ctx: &Context, args: DbPatchArgs) -> anyhow::Result<()> {
     };
 
     let client = dbpatch::connect(&target).await?;
-    let checksum = ledger::checksum(&client, &patch.bytes).await?;
+    let checksum = ledger::checksum(&patch.bytes);
     let (applied, same_content) = ledger::lookup(&client, &patch.file_name, &checksum).await?;
     ledger::refuse_applied(applied.as_ref(), &patch.file_name, &checksum)?;
     for other in &same_content {

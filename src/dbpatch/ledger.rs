@@ -75,13 +75,14 @@ fn entry(row: &tokio_postgres::Row) -> anyhow::Result<Entry> {
     })
 }
 
-/// SHA-256 of `bytes`, hex, computed by the server (`sha256()`, PostgreSQL 11+).
-pub async fn checksum(client: &impl GenericClient, bytes: &[u8]) -> anyhow::Result<String> {
-    let row = client
-        .query_one("select encode(sha256($1::bytea), 'hex')", &[&bytes])
-        .await
-        .pg_context("computing the patch's checksum")?;
-    decode::get(&row, 0, "sha256()")
+/// SHA-256 of the patch file's bytes, lower-case hex (what PostgreSQL's
+/// `encode(sha256(...), 'hex')` gives, so ledgers written either way compare equal).
+pub fn checksum(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 pub async fn exists(client: &impl GenericClient) -> anyhow::Result<bool> {
@@ -224,5 +225,18 @@ fn access(error: tokio_postgres::Error, what: &str) -> anyhow::Error {
             .into()
     } else {
         failed(message).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checksum;
+
+    #[test]
+    fn checksum_is_sha256_in_lower_case_hex() {
+        assert_eq!(
+            checksum(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }
