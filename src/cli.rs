@@ -256,6 +256,11 @@ pub struct RestoreDbArgs {
     /// How long the restore waits for locks on the schema
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     pub lock_timeout: std::time::Duration,
+    /// Connections loading the schema at once (a full restore: rows of different
+    /// chunks, then indexes and constraints, in parallel into a staging schema swapped
+    /// in at the end)
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32), conflicts_with_all = ["tables", "include_globals"])]
+    pub jobs: u16,
 }
 
 #[derive(Debug, Args)]

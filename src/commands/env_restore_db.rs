@@ -15,7 +15,8 @@ use crate::borg::{safety_archive_name, Archive, ArchiveSpec, Borg};
 use crate::cli::RestoreDbArgs;
 use crate::database::restore::{
     self, dump_size, inspect, make_backup, selected_tables, Emptying, FullOptions, LoadOutcome,
-    LoadRequest, Mode, SelectedTable, SelectiveOptions, Target, TargetState, TargetTable,
+    LoadRequest, Mode, ParallelOptions, SelectedTable, SelectiveOptions, Target, TargetState,
+    TargetTable, staging_name,
 };
 use crate::error::{precondition, usage, CsiError, Kind};
 use crate::journal::Operation;
@@ -131,11 +132,19 @@ pub async fn run(ctx: &Context, args: RestoreDbArgs) -> anyhow::Result<()> {
     )?;
 
     let mode = match &selection {
-        None => Mode::Full(FullOptions {
+        None if args.include_globals => Mode::Full(FullOptions {
             schema: target.schema.clone(),
-            include_globals: args.include_globals,
+            include_globals: true,
             lock_timeout: args.lock_timeout,
         }),
+        None => Mode::Parallel {
+            options: ParallelOptions {
+                schema: target.schema.clone(),
+                staging: staging_name(&target.schema),
+                lock_timeout: args.lock_timeout,
+            },
+            connections: usize::from(args.jobs),
+        },
         Some(tables) => Mode::Selective(selective_options(tables, &args)),
     };
     let params = json!({
@@ -357,7 +366,7 @@ impl Execution<'_> {
         .await?;
         op.step(
             "restored",
-            json!({"tables": outcome.tables.len(), "rows": outcome.rows, "bytes": outcome.bytes, "seconds": outcome.seconds}),
+            json!({"tables": outcome.tables.len(), "rows": outcome.rows, "bytes": outcome.bytes, "seconds": outcome.seconds, "connections": outcome.connections, "leftovers_dropped": outcome.leftovers_dropped}),
         )?;
         op.step(
             "verified",

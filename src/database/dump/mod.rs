@@ -12,7 +12,7 @@ mod sections;
 pub use check::{ending_problems, structure_problems, Completeness, Verdict};
 pub use names::{
     parse_copy_header, parse_sequence_owner, parse_setval, quote_ident, quote_literal, CopyHeader,
-    QualifiedName, SequenceOwner, SetVal, TocEntry,
+    QualifiedName, SequenceOwner, SetVal, TocEntry, Tokens,
 };
 pub use scan::{scan, Ending, Handler, ScanEnd, ScanError};
 pub use sections::{created_database, leading_keywords, Marker, Meta, Place, Sections};

@@ -47,7 +47,7 @@ pub struct FullLoad<W: Write> {
     schema_created: bool,
 }
 
-enum Decision {
+pub(super) enum Decision {
     Apply,
     SkipOtherSchema(String),
     SkipDatabaseWide(String),
@@ -100,44 +100,45 @@ impl<W: Write> FullLoad<W> {
         self.stream.close_with(&checks)
     }
 
-    fn decide(&self, toc: Option<&TocEntry>, text: &[u8]) -> Decision {
-        let schema = self.options.schema.as_str();
-        let Some(toc) = toc else {
-            // The preamble before the first entry: settings, or a --clean dump's DROPs.
-            let (first, second) = leading_keywords(text);
-            return match (first.as_str(), second.as_str()) {
-                ("SET", "LOCK_TIMEOUT") => Decision::Replace,
-                ("DROP", _) => Decision::CleanDrop,
-                _ => Decision::Apply,
-            };
+}
+
+/// What to do with a statement of the source database's section, by its TOC entry.
+pub(super) fn decide(schema: &str, toc: Option<&TocEntry>, text: &[u8]) -> Decision {
+    let Some(toc) = toc else {
+        // The preamble before the first entry: settings, or a --clean dump's DROPs.
+        let (first, second) = leading_keywords(text);
+        return match (first.as_str(), second.as_str()) {
+            ("SET", "LOCK_TIMEOUT") => Decision::Replace,
+            ("DROP", _) => Decision::CleanDrop,
+            _ => Decision::Apply,
         };
-        if toc.schema == schema {
-            return Decision::Apply;
-        }
-        if toc.schema != "-" {
-            return Decision::SkipOtherSchema(toc.schema.clone());
-        }
-        let named = |prefix: &str| toc.name.strip_prefix(prefix).map(str::to_owned);
-        match toc.kind.as_str() {
-            "SCHEMA" if toc.name == schema => Decision::Apply,
-            "SCHEMA" => Decision::SkipOtherSchema(toc.name.clone()),
-            "EXTENSION" => Decision::Apply,
-            "DATABASE" | "DATABASE PROPERTIES" => Decision::HoldBack,
-            "COMMENT" | "ACL" | "SECURITY LABEL" => {
-                if let Some(s) = named("SCHEMA ") {
-                    if s == schema {
-                        Decision::Apply
-                    } else {
-                        Decision::SkipOtherSchema(s)
-                    }
-                } else if named("DATABASE ").is_some() {
-                    Decision::HoldBack
+    };
+    if toc.schema == schema {
+        return Decision::Apply;
+    }
+    if toc.schema != "-" {
+        return Decision::SkipOtherSchema(toc.schema.clone());
+    }
+    let named = |prefix: &str| toc.name.strip_prefix(prefix).map(str::to_owned);
+    match toc.kind.as_str() {
+        "SCHEMA" if toc.name == schema => Decision::Apply,
+        "SCHEMA" => Decision::SkipOtherSchema(toc.name.clone()),
+        "EXTENSION" => Decision::Apply,
+        "DATABASE" | "DATABASE PROPERTIES" => Decision::HoldBack,
+        "COMMENT" | "ACL" | "SECURITY LABEL" => {
+            if let Some(s) = named("SCHEMA ") {
+                if s == schema {
+                    Decision::Apply
                 } else {
-                    Decision::SkipDatabaseWide(format!("{} on {}", toc.kind, toc.name))
+                    Decision::SkipOtherSchema(s)
                 }
+            } else if named("DATABASE ").is_some() {
+                Decision::HoldBack
+            } else {
+                Decision::SkipDatabaseWide(format!("{} on {}", toc.kind, toc.name))
             }
-            kind => Decision::SkipDatabaseWide(kind.to_owned()),
         }
+        kind => Decision::SkipDatabaseWide(kind.to_owned()),
     }
 }
 
@@ -185,7 +186,7 @@ impl<W: Write> Handler for FullLoad<W> {
             ))
             .into());
         }
-        match self.decide(self.stream.sections.toc(), text) {
+        match decide(&self.options.schema, self.stream.sections.toc(), text) {
             Decision::Apply => {
                 if let Some(toc) = self.stream.sections.toc() {
                     if toc.kind == "SCHEMA" && toc.name == self.options.schema {

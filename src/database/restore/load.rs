@@ -16,10 +16,12 @@ use serde::Serialize;
 
 use super::common::{Aborted, Loaded, Stream, TableLoad};
 use super::full::{FullLoad, FullOptions};
+use super::parallel::{ConnectionEnded, Event, ParallelLoad, ParallelOptions, Trace, MARK_PREFIX};
 use super::progress::{Display, Progress};
 use super::report::Report;
 use super::selective::{SelectiveLoad, SelectiveOptions};
 use super::sql::VERIFY_TAG;
+use super::staging;
 use super::target::Target;
 use super::writer::LineMap;
 use crate::borg::{Borg, DUMP_ITEM};
@@ -34,6 +36,11 @@ pub enum Mode {
     Full(FullOptions),
     /// Replace some tables' rows.
     Selective(SelectiveOptions),
+    /// Replace the schema through a staging schema loaded on `connections` at once.
+    Parallel {
+        options: ParallelOptions,
+        connections: usize,
+    },
 }
 
 pub struct LoadRequest<'a> {
@@ -57,12 +64,17 @@ pub struct LoadOutcome {
     pub report: Report,
     /// `--ignore-missing-columns`: the dump's columns left out, per table.
     pub dropped_columns: Vec<String>,
+    /// Connections the schema was loaded on (1 for the one-transaction load).
+    pub connections: usize,
+    /// Staging schemas of earlier restores that did not finish, dropped first.
+    pub leftovers_dropped: Vec<String>,
 }
 
 struct Streamed {
     end: ScanEnd,
     loaded: Loaded<File>,
     dropped_columns: Vec<String>,
+    traces: Vec<Trace>,
 }
 
 /// The stream stopped early: why, and what had been sent (to trace psql's error).
@@ -70,11 +82,17 @@ struct Stopped {
     error: anyhow::Error,
     map: LineMap,
     tables: Vec<TableLoad>,
+    traces: Vec<Trace>,
 }
 
 impl Stopped {
     fn new(error: anyhow::Error, (map, tables): (LineMap, Vec<TableLoad>)) -> Self {
-        Stopped { error, map, tables }
+        Stopped {
+            error,
+            map,
+            tables,
+            traces: Vec::new(),
+        }
     }
 }
 
@@ -83,7 +101,41 @@ const TICK: Duration = Duration::from_millis(200);
 const PIPE_BYTES: usize = 1 << 20;
 
 /// Streams the archive into the target; Ok only when the transaction was committed.
+/// A parallel load first drops the staging schemas earlier restores left (csi killed),
+/// and drops its own when it fails.
 pub async fn load(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
+    let staging = match &request.mode {
+        Mode::Parallel { options, .. } => Some((options.schema.clone(), options.staging.clone())),
+        _ => None,
+    };
+    let Some((schema, staging)) = staging else {
+        return load_streams(request).await;
+    };
+    let target = request.target;
+    let printer = request.printer;
+    let leftovers = staging::drop_leftovers(target, &schema).await?;
+    for name in &leftovers {
+        printer.info(&format!(
+            "dropped schema {name}, left by a restore that did not finish"
+        ));
+    }
+    match load_streams(request).await {
+        Ok(mut outcome) => {
+            outcome.leftovers_dropped = leftovers;
+            Ok(outcome)
+        }
+        Err(e) => {
+            if let Err(cleanup) = staging::drop_staging(target, &staging).await {
+                printer.warn(&format!(
+                    "could not drop the staging schema {staging} ({cleanup:#}); the next restore drops it"
+                ));
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn load_streams(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
     let started = Instant::now();
     let progress = Arc::new(Progress::default());
     let abort = Arc::new(AtomicBool::new(false));
@@ -100,6 +152,29 @@ pub async fn load(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
     let output = psql.take_stdin().expect("psql's stdin is piped");
     enlarge_pipe(&input, PIPE_BYTES);
     enlarge_pipe(&output, PIPE_BYTES);
+    let (events_tx, events) = std::sync::mpsc::channel::<Event>();
+    let connections = match &request.mode {
+        Mode::Parallel { connections, .. } => (*connections).max(1),
+        _ => 1,
+    };
+    let mut others = Vec::new();
+    let mut other_inputs = Vec::new();
+    for c in 1..connections {
+        let mut other = request
+            .target
+            .psql()
+            .spawn_piped(true, true, move |line| tracing::info!("psql {c}: {line}"))?;
+        let stdin = other.take_stdin().expect("psql's stdin is piped");
+        enlarge_pipe(&stdin, PIPE_BYTES);
+        watch_marks(
+            other.take_stdout().expect("psql's stdout is piped"),
+            c,
+            events_tx.clone(),
+        );
+        other_inputs.push(stdin);
+        others.push(other);
+    }
+    let other_killers: Vec<_> = others.iter().map(|o| o.killer()).collect();
     let ready_marker = format!(
         "csi-ready-{}-{}",
         std::process::id(),
@@ -113,11 +188,16 @@ pub async fn load(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
         psql.take_stdout().expect("psql's stdout is piped"),
         ready_marker.clone(),
         ready_tx,
+        events_tx,
     );
 
     let mut stream = Stream::new(output, request.source_db, progress.clone(), abort.clone());
     stream.ready_marker = ready_marker;
     let worker_progress = progress.clone();
+    let rename: Option<(String, String)> = match &request.mode {
+        Mode::Parallel { options, .. } => Some((options.staging.clone(), options.schema.clone())),
+        _ => None,
+    };
     let mode = request.mode;
     let mut worker = tokio::task::spawn_blocking(move || -> Result<Streamed, Stopped> {
         let bytes = &worker_progress.bytes;
@@ -129,8 +209,32 @@ pub async fn load(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
                         loaded: handler.finish(&end),
                         end,
                         dropped_columns: Vec::new(),
+                        traces: Vec::new(),
                     }),
                     Err(error) => Err(Stopped::new(error, handler.so_far())),
+                }
+            }
+            Mode::Parallel { options, .. } => {
+                let mut handler = ParallelLoad::new(stream, options, other_inputs, events);
+                match scan(input, &mut handler, bytes) {
+                    Ok(end) => {
+                        let (loaded, traces) = handler.finish(&end);
+                        Ok(Streamed {
+                            loaded,
+                            end,
+                            dropped_columns: Vec::new(),
+                            traces,
+                        })
+                    }
+                    Err(error) => {
+                        let (map, tables, traces) = handler.so_far();
+                        Err(Stopped {
+                            error,
+                            map,
+                            tables,
+                            traces,
+                        })
+                    }
                 }
             }
             Mode::Selective(options) => {
@@ -142,6 +246,7 @@ pub async fn load(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
                             end,
                             loaded,
                             dropped_columns,
+                            traces: Vec::new(),
                         })
                     }
                     Err(error) => Err(Stopped::new(error, handler.so_far())),
@@ -154,10 +259,16 @@ pub async fn load(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
     let mut signals = interrupt::subscribe();
     let mut interrupted = interrupt::received();
     let (borg_killer, psql_killer) = (borg.killer(), psql.killer());
+    let stop_others = || {
+        for killer in &other_killers {
+            killer.signal(Signal::SIGTERM);
+        }
+    };
     let stop = || {
         abort.store(true, Ordering::SeqCst);
         borg_killer.signal(Signal::SIGTERM);
         psql_killer.signal(Signal::SIGTERM);
+        stop_others();
     };
     if interrupted.is_some() {
         stop();
@@ -199,12 +310,15 @@ pub async fn load(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
     if !borg_finished.success() {
         reasons.push(borg_error(&borg_finished, request.archive));
     }
+    let traces;
     let (writer, line_map, tables, report, dropped_columns, bytes) = match streamed {
         Ok(Streamed {
             end,
             loaded,
             dropped_columns,
+            traces: sent,
         }) => {
+            traces = sent;
             reasons.extend(loaded.problems.into_iter().map(anyhow::Error::from));
             if end.bytes != request.dump_size && borg_finished.success() {
                 reasons.push(
@@ -226,6 +340,7 @@ pub async fn load(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
             )
         }
         Err(stopped) => {
+            traces = stopped.traces;
             reasons.insert(0, stopped.error);
             (
                 None,
@@ -266,15 +381,44 @@ pub async fn load(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
         }
     } else {
         psql_killer.signal(Signal::SIGTERM);
+        stop_others();
         drop(writer);
     }
     let psql_finished = psql.wait().await?;
+    let mut others_finished = Vec::new();
+    for other in &mut others {
+        others_finished.push(other.wait().await?);
+    }
     let committed = tokio::task::spawn_blocking(move || committed.join().unwrap_or(false))
         .await
         .unwrap_or(false);
-    let own_failure = !psql_finished.success() && psql_finished.status.code().is_some();
-    if own_failure {
-        return Err(psql_error(&psql_finished, &line_map, &tables, request.archive).into());
+    let rename = rename.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
+    let own_failure = |f: &Finished| !f.success() && f.status.code().is_some();
+    if own_failure(&psql_finished) {
+        let trace = traces.first();
+        return Err(psql_error(
+            &psql_finished,
+            trace.map_or(&line_map, |t| &t.map),
+            &tables,
+            request.archive,
+            trace.map(|t| t.copy_starts.as_slice()),
+            rename,
+        )
+        .into());
+    }
+    for (i, finished) in others_finished.iter().enumerate() {
+        if own_failure(finished) {
+            let trace = traces.get(i + 1);
+            return Err(psql_error(
+                finished,
+                trace.map_or(&LineMap::default(), |t| &t.map),
+                &tables,
+                request.archive,
+                Some(trace.map_or(&[][..], |t| t.copy_starts.as_slice())),
+                rename,
+            )
+            .into());
+        }
     }
     if let Some(signal) = interrupted.filter(|_| !commit) {
         return Err(CsiError::new(
@@ -285,7 +429,7 @@ pub async fn load(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
     }
     if let Some(first) = reasons
         .into_iter()
-        .find(|e| !is_broken_pipe(e) && !e.is::<Aborted>())
+        .find(|e| !is_broken_pipe(e) && !e.is::<Aborted>() && !e.is::<ConnectionEnded>())
     {
         return Err(nothing_changed(first));
     }
@@ -319,6 +463,8 @@ pub async fn load(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
         seconds: started.elapsed().as_secs_f64(),
         report,
         dropped_columns,
+        connections,
+        leftovers_dropped: Vec::new(),
     })
 }
 
@@ -329,12 +475,14 @@ fn watch_psql(
     stdout: File,
     marker: String,
     ready: tokio::sync::oneshot::Sender<()>,
+    events: std::sync::mpsc::Sender<Event>,
 ) -> std::thread::JoinHandle<bool> {
     std::thread::spawn(move || {
         let mut ready = Some(ready);
         let mut last = String::new();
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
+            forward_mark(&line, &events);
             if line == marker {
                 if let Some(ready) = ready.take() {
                     let _ = ready.send(());
@@ -344,8 +492,32 @@ fn watch_psql(
                 last = line;
             }
         }
+        let _ = events.send(Event::Exited(0));
         last == "COMMIT"
     })
+}
+
+/// `csi-mark-<connection>-<n>` printed by psql: that connection ran everything before.
+fn forward_mark(line: &str, events: &std::sync::mpsc::Sender<Event>) {
+    let Some(rest) = line.strip_prefix(MARK_PREFIX) else {
+        return;
+    };
+    if let Some((c, n)) = rest.split_once('-') {
+        if let (Ok(c), Ok(n)) = (c.parse(), n.parse()) {
+            let _ = events.send(Event::Mark(c, n));
+        }
+    }
+}
+
+/// Reads another connection's psql output: its markers, then its end.
+fn watch_marks(stdout: File, connection: usize, events: std::sync::mpsc::Sender<Event>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            forward_mark(&line, &events);
+        }
+        let _ = events.send(Event::Exited(connection));
+    });
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -382,7 +554,23 @@ fn borg_error(finished: &Finished, archive: &str) -> anyhow::Error {
 
 /// psql's own failure, traced back to the dump's line; a failed check inside the
 /// transaction is a verification failure.
-fn psql_error(finished: &Finished, map: &LineMap, tables: &[TableLoad], archive: &str) -> CsiError {
+/// `copy_starts`: where a parallel connection's COPY headers start in what it read (a
+/// bad row's number counts from there); `rename`: (staging, schema) names in messages.
+fn psql_error(
+    finished: &Finished,
+    map: &LineMap,
+    tables: &[TableLoad],
+    archive: &str,
+    copy_starts: Option<&[u64]>,
+    rename: Option<(&str, &str)>,
+) -> CsiError {
+    let renamed = |text: &str| match rename {
+        Some((staging, schema)) => text
+            .replace(&format!("\"{staging}\"."), &format!("{schema}."))
+            .replace(&format!("{staging}."), &format!("{schema}."))
+            .replace(staging, schema),
+        None => text.to_owned(),
+    };
     let tail = &finished.stderr_tail;
     let mut error_line = None;
     let mut context = None;
@@ -408,6 +596,8 @@ fn psql_error(finished: &Finished, map: &LineMap, tables: &[TableLoad], archive:
         ))
         .with_hint("check the database connection: `csi env check`");
     };
+    let text = renamed(&text);
+    let context = context.map(|c| renamed(&c));
     if let Some(problems) = text.split_once(VERIFY_TAG).map(|(_, p)| p.trim()) {
         return CsiError::new(
             Kind::Verification,
@@ -415,9 +605,18 @@ fn psql_error(finished: &Finished, map: &LineMap, tables: &[TableLoad], archive:
         );
     }
     let copy_row = context.as_deref().and_then(copy_row);
-    let place = match map.dump_line(out_line) {
+    let parallel_row = match (copy_row, copy_starts) {
+        (Some(row), Some(starts)) => starts
+            .iter()
+            .filter(|&&s| s <= out_line)
+            .max()
+            .and_then(|&s| map.dump_line(s + row)),
+        _ => None,
+    };
+    let place = match parallel_row.or_else(|| map.dump_line(out_line)) {
         Some(line) => {
             let line = match copy_row {
+                _ if parallel_row.is_some() => line,
                 Some(row) => tables
                     .iter()
                     .filter(|t| t.header_line <= line)

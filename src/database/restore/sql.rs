@@ -27,6 +27,35 @@ pub fn begin(lock_timeout: Duration) -> String {
     )
 }
 
+/// The settings of each connection of a parallel load (outside any transaction: each
+/// statement commits into the staging schema, which nobody uses).
+pub fn parallel_session(lock_timeout: Duration) -> String {
+    format!(
+        "SET lock_timeout = {};\n\
+         SET statement_timeout = 0;\n\
+         SET idle_in_transaction_session_timeout = 0;\n\
+         SET client_min_messages = warning;\n\
+         SET maintenance_work_mem = '256MB';\n\
+         SET synchronous_commit = off;\n",
+        millis(lock_timeout)
+    )
+}
+
+/// The one short transaction that puts the staging schema in the place of the current
+/// one (csi writes its COMMIT once everything holds).
+pub fn swap(staging: &str, schema: &str, lock_timeout: Duration) -> String {
+    format!(
+        "BEGIN;\n\
+         SET LOCAL lock_timeout = {};\n\
+         SET LOCAL synchronous_commit = on;\n\
+         DROP SCHEMA IF EXISTS {schema} CASCADE;\n\
+         ALTER SCHEMA {staging} RENAME TO {schema};\n",
+        millis(lock_timeout),
+        schema = quote_ident(schema),
+        staging = quote_ident(staging),
+    )
+}
+
 pub fn drop_schema(schema: &str) -> String {
     format!("DROP SCHEMA IF EXISTS {} CASCADE;\n", quote_ident(schema))
 }

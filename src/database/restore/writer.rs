@@ -79,6 +79,11 @@ impl<W: Write> SqlWriter<W> {
         self.out.flush()
     }
 
+    /// Lines written so far.
+    pub fn lines(&self) -> u64 {
+        self.lines
+    }
+
     pub fn line_map(&self) -> &LineMap {
         &self.map
     }
