@@ -145,15 +145,46 @@ make_dumps() { # $1: repository, $2: GB, $3: big archive, $4: small archive
     echo "$(dump_size "$repo" "$3") $small_bytes"
 }
 
-# The runbook: drop the schema by hand, pipe the whole dump into psql (both timed: csi
-# drops the schema too, inside its transaction). Prints the seconds.
-run_pipe() { # $1: repository, $2: archive
-    local start
+# The database holding the schema.
+db=${BENCH_DB:-cosims}
+
+# Every table of the schema with the number of rows the dump's COPY data has for it,
+# one "schema.table count" a line, sorted.
+dump_counts() { # $1: repository, $2: archive
+    borg extract --stdout "$1::$2" database-all.sql | LC_ALL=C awk '
+        copying && $0 == "\\." { copying = 0; print t, n; next }
+        copying { n++; next }
+        /^COPY cosims\.[^ ]+ .*FROM stdin;$/ { t = $2; n = 0; copying = 1 }' | LC_ALL=C sort
+}
+
+# The same counts, from the database now, for the tables of the file $1.
+db_counts() { # $1: a dump_counts file
+    local sql
+    sql=$(awk '{ printf "%sSELECT %s || %s || count(*) FROM %s", (NR > 1 ? " UNION ALL " : ""), "'\''" $1 "'\''", "'\'' '\''", $1 }' "$1")
+    psql -X -At -v ON_ERROR_STOP=1 -d "$db" -c "$sql" | LC_ALL=C sort
+}
+
+# The runbook, verified like csi: drop the schema by hand, pipe the whole dump into
+# psql with ON_ERROR_STOP (the dump's CREATE ROLE and CREATE DATABASE lines, which
+# fail on an existing cluster, filtered out), then the row count of every table
+# checked against the dump's ($3). A pipe that failed, or lost rows, is not a figure.
+# Prints the seconds (the drop included: csi drops the schema too).
+run_pipe() { # $1: repository, $2: archive, $3: dump_counts file
+    local start seconds
     settle
     start=$(now)
-    psql -X -q -d cosims -c "SET client_min_messages = warning" -c "DROP SCHEMA cosims CASCADE"
-    borg extract --stdout "$1::$2" database-all.sql | psql -X -q -d postgres >/dev/null 2>"$work/pipe.err" || true
-    seconds_since "$start"
+    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "SET client_min_messages = warning" -c "DROP SCHEMA cosims CASCADE"
+    if ! borg extract --stdout "$1::$2" database-all.sql \
+        | grep -v -x -E 'CREATE (ROLE [^ ;]+|DATABASE .*);' \
+        | psql -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null 2>"$work/pipe.err"; then
+        tail -n 5 "$work/pipe.err" >&2
+        die "the bare pipe failed: not a figure"
+    fi
+    seconds=$(seconds_since "$start")
+    db_counts "$3" >"$work/pipe.counts"
+    cmp -s "$3" "$work/pipe.counts" \
+        || { diff "$3" "$work/pipe.counts" >&2; die "the bare pipe's row counts differ from the dump's: not a figure"; }
+    echo "$seconds"
 }
 
 run_extract() { # $1: repository, $2: archive

@@ -504,17 +504,22 @@ fn show(ctx: &Context, plan: &Plan, args: &RestoreDbArgs) {
         plan.source_database
     ));
     let state = &plan.target_state;
+    let how = if args.include_globals {
+        "in one transaction".to_owned()
+    } else {
+        format!(
+            "loaded on {} connection(s) into a staging schema, swapped in by one transaction",
+            args.jobs
+        )
+    };
     let what = if plan.tables.is_empty() {
         if state.schema_exists {
             format!(
-                "schema `{}` ({} tables) replaced entirely, in one transaction",
+                "schema `{}` ({} tables) replaced entirely, {how}",
                 plan.schema, state.tables
             )
         } else {
-            format!(
-                "schema `{}` (absent now) created, in one transaction",
-                plan.schema
-            )
+            format!("schema `{}` (absent now) created, {how}", plan.schema)
         }
     } else {
         format!(
