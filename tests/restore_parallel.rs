@@ -73,15 +73,25 @@ fn another_session_never_sees_a_half_loaded_schema() {
     let seen = poller.join().unwrap();
     assert!(status.success(), "the restore failed");
     let after = bed.psql(LOOK);
-    assert_ne!(before, after, "the archive should differ from the changed database");
-    assert!(seen.len() > 20, "only {} looks during the restore", seen.len());
+    assert_ne!(
+        before, after,
+        "the archive should differ from the changed database"
+    );
+    assert!(
+        seen.len() > 20,
+        "only {} looks during the restore",
+        seen.len()
+    );
     for look in &seen {
         assert!(
             *look == before || *look == after,
             "another session saw {look:?}: neither the schema before ({before}) nor after ({after})"
         );
     }
-    assert!(seen.contains(&before), "the poller never saw the old schema");
+    assert!(
+        seen.contains(&before),
+        "the poller never saw the old schema"
+    );
     assert_eq!(staging_schemas(&bed), "");
 }
 
@@ -97,7 +107,9 @@ impl LockHolder {
         let mut child = cmd.spawn().unwrap();
         let stdin = child.stdin.as_mut().unwrap();
         stdin
-            .write_all(b"BEGIN;\nLOCK TABLE cosims.parent_jobs IN ACCESS SHARE MODE;\nSELECT 'locked';\n")
+            .write_all(
+                b"BEGIN;\nLOCK TABLE cosims.parent_jobs IN ACCESS SHARE MODE;\nSELECT 'locked';\n",
+            )
             .unwrap();
         stdin.flush().unwrap();
         let mut line = String::new();
@@ -163,8 +175,9 @@ fn killed_during_the_swap_changes_nothing_and_the_next_run_drops_the_leftover() 
     let run = bed.restore("latest", &["--no-safety-backup"]);
     assert_eq!(run.code, 0, "{}", run.all_output());
     assert!(
-        run.stderr
-            .contains(&format!("dropped schema {leftover}, left by a restore that did not finish")),
+        run.stderr.contains(&format!(
+            "dropped schema {leftover}, left by a restore that did not finish"
+        )),
         "{}",
         run.stderr
     );

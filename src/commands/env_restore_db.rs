@@ -14,9 +14,9 @@ use super::Context;
 use crate::borg::{safety_archive_name, Archive, ArchiveSpec, Borg};
 use crate::cli::RestoreDbArgs;
 use crate::database::restore::{
-    self, dump_size, inspect, make_backup, selected_tables, Emptying, FullOptions, LoadOutcome,
-    LoadRequest, Mode, ParallelOptions, SelectedTable, SelectiveOptions, Target, TargetState,
-    TargetTable, staging_name,
+    self, dump_size, inspect, make_backup, selected_tables, staging_name, Emptying, FullOptions,
+    LoadOutcome, LoadRequest, Mode, ParallelOptions, SelectedTable, SelectiveOptions, Target,
+    TargetState, TargetTable,
 };
 use crate::error::{precondition, usage, CsiError, Kind};
 use crate::journal::Operation;

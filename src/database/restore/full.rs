@@ -99,7 +99,6 @@ impl<W: Write> FullLoad<W> {
             .verification(&sql::schema_scope(&self.options.schema));
         self.stream.close_with(&checks)
     }
-
 }
 
 /// What to do with a statement of the source database's section, by its TOC entry.

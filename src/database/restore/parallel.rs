@@ -213,7 +213,10 @@ impl ParallelLoad {
         for &c in which {
             self.mark(c)?;
         }
-        while which.iter().any(|&c| self.conns[c].acked < self.conns[c].sent) {
+        while which
+            .iter()
+            .any(|&c| self.conns[c].acked < self.conns[c].sent)
+        {
             self.next_event()?;
         }
         if which.contains(&0) {
@@ -262,10 +265,7 @@ impl ParallelLoad {
         if toc.kind == "SCHEMA" && toc.name == self.options.schema {
             self.schema_created = true;
         }
-        let parallel = matches!(
-            toc.kind.as_str(),
-            "INDEX" | "CONSTRAINT" | "FK CONSTRAINT"
-        );
+        let parallel = matches!(toc.kind.as_str(), "INDEX" | "CONSTRAINT" | "FK CONSTRAINT");
         if parallel {
             self.phase = Phase::After;
         }
@@ -325,9 +325,9 @@ impl ParallelLoad {
         let n = self.conns.len();
         let mut running: Vec<Option<Job>> = (0..n).map(|_| None).collect();
         loop {
-            for c in 0..n {
-                if running[c].is_some() && self.conns[c].acked == self.conns[c].sent {
-                    running[c] = None;
+            for (slot, conn) in running.iter_mut().zip(&self.conns) {
+                if conn.acked == conn.sent {
+                    *slot = None;
                 }
             }
             for c in 0..n {

@@ -211,7 +211,10 @@ mod tests {
 
     #[test]
     fn names_resolved_at_creation_are_renamed() {
-        assert_eq!(r("CREATE SCHEMA cosims;"), "CREATE SCHEMA \"cosims_stage\";");
+        assert_eq!(
+            r("CREATE SCHEMA cosims;"),
+            "CREATE SCHEMA \"cosims_stage\";"
+        );
         assert_eq!(
             r("ALTER SCHEMA cosims OWNER TO postgres;"),
             "ALTER SCHEMA \"cosims_stage\" OWNER TO postgres;"

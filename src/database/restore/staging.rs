@@ -20,7 +20,10 @@ pub async fn drop_leftovers(target: &Target, schema: &str) -> anyhow::Result<Vec
     let client = target.connect().await?;
     let pattern = format!(
         "{}%",
-        prefix(schema).replace('\\', "\\\\").replace('_', "\\_").replace('%', "\\%")
+        prefix(schema)
+            .replace('\\', "\\\\")
+            .replace('_', "\\_")
+            .replace('%', "\\%")
     );
     let rows = client
         .query(
