@@ -177,7 +177,14 @@ pub async fn report_unfinished(
     if let Some(entry) = last {
         if let Event::Finished { outcome, message } = &entry.event {
             if *outcome != Outcome::Ok {
-                let present = match tree.target_addresses().await {
+                // A new data directory (another machine, a first run) is initialised first.
+                let read = async {
+                    if !tree.is_initialised() {
+                        tree.init().await?;
+                    }
+                    tree.target_addresses().await
+                };
+                let present = match read.await {
                     Ok(addresses) => addresses.len().to_string(),
                     Err(e) => format!("an unknown number of (the state is unreadable: {e:#})"),
                 };
