@@ -188,6 +188,7 @@ impl Cmd {
                     command.env(key, "C");
                 }
             }
+            command.env_remove("LANGUAGE");
         }
         if let Some(dir) = &self.cwd {
             command.current_dir(dir);

@@ -29,6 +29,45 @@ fn a_bad_row_is_traced_to_its_dump_line() {
     assert_eq!(bed.snapshot(), before);
 }
 
+/// An operator whose messages are German (LANGUAGE=de with a UTF-8 locale): csi
+/// still reads PostgreSQL's answers, because its PostgreSQL children speak C.
+#[test]
+fn a_non_english_locale_does_not_change_what_csi_understands() {
+    let (mut bed, dump, before) = changed_bed();
+    let probe = std::process::Command::new("psql")
+        .args(["-X", "-h", "127.0.0.1", "-p", "1"])
+        .env("LANG", "C.UTF-8")
+        .env("LANGUAGE", "de")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&probe.stderr).contains("Fehler"),
+        "the machine must translate PostgreSQL's messages for this test to mean anything: {}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    bed.env.set_env("LANG", "C.UTF-8");
+    bed.env.set_env("LANGUAGE", "de");
+    let text = String::from_utf8_lossy(&dump).into_owned();
+    let copy_line = line_of(&dump, "COPY cosims.parent_jobs ");
+    let bad_row = text.lines().nth(copy_line + 2).unwrap().to_owned();
+    let broken = bad_row.replacen('\t', " ", 1);
+    let bad = replace_once(&dump, &format!("\n{bad_row}\n"), &format!("\n{broken}\n"));
+    bed.archive_of("pgdump_2026-11-21T04:00:00", "2026-11-21T04:00:00", &bad);
+    let run = bed.restore("latest", &[]);
+    assert_eq!(run.code, 1, "{}", run.all_output());
+    let expected = format!("line {} of database-all.sql", copy_line + 3);
+    assert!(
+        run.stderr.contains(&expected),
+        "{expected:?} not in\n{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("FEHLER"), "{}", run.stderr);
+    bed.wait_for_no_restore_session();
+    assert_eq!(bed.snapshot(), before);
+}
+
 #[test]
 fn a_failed_verification_is_exit_5_says_what_differs_and_changes_nothing() {
     let (bed, dump, before) = changed_bed();

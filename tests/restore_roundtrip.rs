@@ -154,3 +154,40 @@ fn a_restore_into_another_database_leaves_the_environment_alone() {
         bed.archives()
     );
 }
+
+/// Production's nightly archive is made by PostgreSQL 12's pg_dumpall: no
+/// `\restrict` lines, version 12 in its headers (the format derived by
+/// support::postgres::as_pg12_dumpall). It restores and verifies as the newer one.
+#[test]
+fn a_pg12_pg_dumpall_archive_restores_and_verifies() {
+    let bed = Bed::new();
+    let archived = bed.snapshot();
+    let dump = String::from_utf8(bed.pg.dumpall()).unwrap();
+    assert!(
+        dump.contains("\n\\restrict "),
+        "this pg_dumpall writes \\restrict lines"
+    );
+    let old = support::postgres::as_pg12_dumpall(&dump);
+    assert!(!old.contains("\\restrict") && old.contains("-- Dumped by pg_dump version 12.22"));
+    bed.archive_of(
+        "pgdump_2026-11-20T04:00:00",
+        "2026-11-20T04:00:00",
+        old.as_bytes(),
+    );
+    change_everything(&bed);
+    let run = bed.restore("latest", &["--no-safety-backup"]);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert!(
+        run.stderr.contains("restored and verified"),
+        "{}",
+        run.stderr
+    );
+    // Production's uncalled system_parameters_id_seq: said, not refused.
+    assert!(
+        run.stderr
+            .contains("system_parameters_id_seq is at 1 (not yet used)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(bed.snapshot(), archived);
+}

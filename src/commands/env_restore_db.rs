@@ -231,7 +231,13 @@ impl Execution<'_> {
             let restored: Vec<_> = outcome.tables.iter().map(|t| t.name.clone()).collect();
             match self.target.analyze(&restored).await {
                 Ok(()) => {
-                    let _ = op.step("analyzed", json!({ "tables": restored.len() }));
+                    // The restore is committed: a journal that cannot take this step is
+                    // said, not silently dropped.
+                    if let Err(e) = op.step("analyzed", json!({ "tables": restored.len() })) {
+                        printer.warn(&format!(
+                            "the restore is committed and analyzed, but the journal did not record the `analyzed` step: {e:#}"
+                        ));
+                    }
                 }
                 Err(e) => printer.warn(&format!(
                     "the restore is committed, but ANALYZE failed ({e:#}): autovacuum will gather the statistics"

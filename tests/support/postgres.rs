@@ -411,3 +411,31 @@ pub fn new_job_sql(job_type: &str, tile: &str, priority: &str, measured: &str) -
          select id from p;"
     )
 }
+
+/// `dump` (made by this machine's pg_dumpall, PostgreSQL 15) as production's
+/// PostgreSQL 12 pg_dumpall writes it. There is no pg_dumpall 12 here, so the format
+/// is derived from the differences between the two versions' outputs: 12 has no
+/// `\restrict KEY` / `\unrestrict KEY` lines (added in 15.14, 16.10, 17.6) and its
+/// headers say `Dumped by pg_dump version 12.x` / `Dumped by pg_dumpall version 12.x`;
+/// the statements csi relies on are the same.
+pub fn as_pg12_dumpall(dump: &str) -> String {
+    let mut out = String::with_capacity(dump.len());
+    for line in dump.split_inclusive('\n') {
+        if line.starts_with("\\restrict ") || line.starts_with("\\unrestrict ") {
+            continue;
+        }
+        if let Some(tool) = [
+            "-- Dumped by pg_dump version ",
+            "-- Dumped by pg_dumpall version ",
+        ]
+        .iter()
+        .find(|p| line.starts_with(**p))
+        {
+            out.push_str(tool);
+            out.push_str("12.22 (Ubuntu 12.22-1.pgdg20.04+1)\n");
+            continue;
+        }
+        out.push_str(line);
+    }
+    out
+}
