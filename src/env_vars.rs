@@ -2,6 +2,8 @@
 
 pub const CSI_CONFIG: &str = "CSI_CONFIG";
 pub const CSI_STATE_DIR: &str = "CSI_STATE_DIR";
+/// The PostgreSQL server binaries (initdb, pg_ctl) of a throwaway rehearsal cluster.
+pub const CSI_PG_BINDIR: &str = "CSI_PG_BINDIR";
 pub const XDG_STATE_HOME: &str = "XDG_STATE_HOME";
 pub const HOME: &str = "HOME";
 pub const NO_COLOR: &str = "NO_COLOR";

@@ -235,6 +235,19 @@ fn base_dir(as_postgres: bool) -> PathBuf {
 /// newest `/usr/lib/postgresql/*/bin`; else the directory of `initdb` on PATH.
 async fn find_bindir(major: Option<u32>) -> anyhow::Result<PathBuf> {
     let usable = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
+    if let Some(dir) = std::env::var_os(crate::env_vars::CSI_PG_BINDIR).filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        if usable(&dir) {
+            return Ok(dir);
+        }
+        return Err(precondition(format!(
+            "{}={} has no initdb and pg_ctl",
+            crate::env_vars::CSI_PG_BINDIR,
+            dir.display()
+        ))
+        .with_hint("point it at a PostgreSQL server's bin directory, or unset it")
+        .into());
+    }
     if let Some(major) = major {
         let dir = PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"));
         if usable(&dir) {

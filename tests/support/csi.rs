@@ -43,7 +43,11 @@ impl TestEnv {
             config,
             home,
             dir,
-            env: Vec::new(),
+            // A throwaway rehearsal cluster runs production's major too.
+            env: vec![(
+                "CSI_PG_BINDIR".to_owned(),
+                super::postgres::server_bindir().display().to_string(),
+            )],
         }
     }
 
