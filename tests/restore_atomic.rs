@@ -88,8 +88,7 @@ fn a_failed_verification_is_exit_5_says_what_differs_and_changes_nothing() {
     let run = bed.restore("latest", &[]);
     assert_eq!(run.code, 5, "{}", run.all_output());
     assert!(
-        run.stderr
-            .contains("sequence \"cosims\".\"parent_jobs_id_seq\" is at ")
+        run.stderr.contains("parent_jobs_id_seq\" is at ")
             && run.stderr.contains("after loading, the dump sets "),
         "{}",
         run.stderr

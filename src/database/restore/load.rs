@@ -451,7 +451,7 @@ async fn load_streams(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
     for line in psql_finished.stderr_tail.lines() {
         if let Some((_, warning)) = line.split_once("WARNING:") {
             if let Some(text) = warning.trim().strip_prefix("csi: ") {
-                request.printer.warn(text);
+                request.printer.warn(&unstaged(text));
             }
         }
     }
@@ -518,6 +518,20 @@ fn watch_marks(stdout: File, connection: usize, events: std::sync::mpsc::Sender<
         }
         let _ = events.send(Event::Exited(connection));
     });
+}
+
+/// `cosims_csi_restore_123.t` -> `cosims.t`: the names a check saw in the staging
+/// schema, as the operator knows them once swapped in.
+fn unstaged(text: &str) -> String {
+    const MARK: &str = "_csi_restore_";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(MARK) {
+        out.push_str(&rest[..i]);
+        rest = rest[i + MARK.len()..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

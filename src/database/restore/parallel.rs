@@ -25,7 +25,9 @@ use super::full::{decide, Decision};
 use super::rename::rewrite;
 use super::sql;
 use super::writer::{LineMap, SqlWriter};
-use crate::database::dump::{quote_ident, CopyHeader, Handler, QualifiedName, ScanEnd, TocEntry};
+use crate::database::dump::{
+    parse_setval, quote_ident, CopyHeader, Handler, QualifiedName, ScanEnd, TocEntry,
+};
 use crate::error::{failed, precondition};
 
 /// Rows sent to one connection before the next gets the following ones.
@@ -270,6 +272,12 @@ impl ParallelLoad {
             self.phase = Phase::After;
         }
         let staged = self.staged(text, toc.kind == "SEQUENCE SET");
+        if toc.kind == "SEQUENCE SET" {
+            // The value the dump sets, on the staged sequence: verified before the swap.
+            if let Some(setval) = parse_setval(&String::from_utf8_lossy(&staged)) {
+                self.stream.setvals.push(setval);
+            }
+        }
         if parallel {
             if self.last_toc.as_ref() == Some(&toc) {
                 if let Some(job) = self.jobs.last_mut() {
