@@ -56,7 +56,7 @@ fn another_session_never_sees_a_half_loaded_schema() {
             while !done.load(Ordering::SeqCst) {
                 let mut cmd = std::process::Command::new("psql");
                 cmd.envs(pg_env.iter().map(|(k, v)| (*k, v.as_str())))
-                    .args(["-X", "-At", "-d", "cosims", "-c", LOOK]);
+                    .args(["-X", "-At", "-d", "postgres", "-c", LOOK]);
                 let out = cmd.output().unwrap();
                 seen.push(if out.status.success() {
                     String::from_utf8_lossy(&out.stdout).trim().to_owned()
@@ -101,7 +101,7 @@ struct LockHolder(Child);
 impl LockHolder {
     fn take(bed: &Bed) -> LockHolder {
         let mut cmd = bed.pg.client_command("psql");
-        cmd.args(["-X", "-q", "-At", "-d", "cosims", "-f", "-"])
+        cmd.args(["-X", "-q", "-At", "-d", "postgres", "-f", "-"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
