@@ -173,6 +173,10 @@ pub struct DatabaseSettings {
     /// PostgreSQL is reached through the ssh host's unix socket in `socket_dir`.
     pub over_ssh: bool,
     pub socket_dir: String,
+    /// Once reached over ssh: the remote socket and the ssh destination, for messages
+    /// (`host` is then a private local folder that means nothing to the operator).
+    /// `(remote socket, ssh destination)`.
+    pub via: Option<(String, String)>,
 }
 
 /// Debian's (and the PGDG packages') socket folder.
@@ -590,6 +594,7 @@ fn database(
             .socket_dir
             .clone()
             .unwrap_or_else(|| DEFAULT_SOCKET_DIR.to_owned()),
+        via: None,
     })
 }
 

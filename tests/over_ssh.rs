@@ -54,6 +54,13 @@ fn a_restore_over_ssh_brings_back_the_archive_and_keeps_the_repository_its_owner
         "{}",
         check.all_output()
     );
+    // The server is production's major (tools/pg12), the client tools this machine's.
+    let version = bed.psql("show server_version");
+    let db = line("database reachable");
+    assert!(
+        db.contains(&format!("PostgreSQL {version}")) && db.contains("(over ssh "),
+        "{db}"
+    );
     assert!(
         line("borg repository readable").contains(&nightly),
         "{}",

@@ -57,13 +57,17 @@ pub async fn ping(settings: &DatabaseSettings, timeout: Duration) -> anyhow::Res
     })
 }
 
-/// `user@host:port/name`, never the password.
+/// `user@host:port/name` (or `user@<socket> via ssh <destination>/name` over ssh),
+/// never the password.
 pub fn describe(settings: &DatabaseSettings) -> String {
+    let user = settings.user.as_deref().unwrap_or("postgres");
+    let name = settings.name.as_deref().unwrap_or("postgres");
+    if let Some((socket, destination)) = &settings.via {
+        return format!("{user}@{socket}/{name} (over ssh {destination})");
+    }
     format!(
-        "{}@{}:{}/{}",
-        settings.user.as_deref().unwrap_or("postgres"),
+        "{user}@{}:{}/{name}",
         settings.host.as_deref().unwrap_or("localhost"),
         settings.port.unwrap_or(5432),
-        settings.name.as_deref().unwrap_or("postgres"),
     )
 }

@@ -59,6 +59,13 @@ pub async fn attach(settings: &mut Settings, printer: &Printer) -> Result<(), Cs
     if db {
         settings.database.host = Some(session.dir().display().to_string());
         settings.database.port = Some(port);
+        settings.database.via = Some((
+            format!(
+                "{}/{socket_name}",
+                settings.database.socket_dir.trim_end_matches('/')
+            ),
+            session.destination(),
+        ));
         settings.database.over_ssh = false;
     }
     if borg {

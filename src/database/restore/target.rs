@@ -28,6 +28,8 @@ pub struct Target {
     pub schema: String,
     /// Given with `--to`: not the environment's database.
     pub external: bool,
+    /// The environment's database reached over ssh (see DatabaseSettings::via).
+    pub via: Option<(String, String)>,
 }
 
 impl Target {
@@ -46,6 +48,7 @@ impl Target {
             service: settings.service.clone(),
             schema: settings.schema.clone(),
             external: false,
+            via: settings.via.clone(),
         })
     }
 
@@ -76,6 +79,7 @@ impl Target {
             service: None,
             schema: schema.to_owned(),
             external: true,
+            via: None,
         })
     }
 
@@ -95,6 +99,7 @@ impl Target {
             password: self.password.clone(),
             over_ssh: false,
             socket_dir: crate::settings::DEFAULT_SOCKET_DIR.to_owned(),
+            via: self.via.clone(),
         }
     }
 
