@@ -99,10 +99,9 @@ figure_restore
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 ram=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-cat <<EOF
-
+report=$(cat <<EOF
 csi figures, $(date -u '+%Y-%m-%d %H:%M UTC')$( ((quick)) && echo ' (--quick: a smoke run, not figures)')
-machine: $(nproc) cores, ${cpu:-unknown CPU}, $ram RAM, $(uname -sr); load average $(cut -d' ' -f1-3 /proc/loadavg)
+machine: $(nproc) cores, ${cpu:-unknown CPU}, $ram RAM, $(uname -sr); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)
 tools: $("$tofu" version 2>/dev/null | head -n 1), $(borg --version), PostgreSQL $(psql -X -At -d postgres -c 'show server_version' | cut -d' ' -f1)
 
 $(printf '%-50s %-30s %-16s %s' figure measured target result)
@@ -110,3 +109,24 @@ $(printf '%s\n' "${results[@]}")
 
 $(printf '%s\n' "${details[@]}")
 EOF
+)
+printf '\n%s\n' "$report"
+# The README's table is always the last full run's, written here, never by hand.
+if ((!quick)); then
+    python3 - "$root/README.md" "$report" <<'PY'
+import sys
+path, report = sys.argv[1], sys.argv[2]
+text = open(path).read()
+begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+if begin not in text or end not in text:
+    sys.exit("bench: README.md has no bench markers")
+head, rest = text.split(begin, 1)
+_, tail = rest.split(end, 1)
+open(path, "w").write(head + begin + "\n```\n" + report + "\n```\n" + end + tail)
+PY
+    say "README.md: the table between the bench markers replaced"
+fi
+if printf '%s\n' "${results[@]}" | grep -q ' FAIL$'; then
+    say "a target was missed (FAIL above)"
+    exit 1
+fi

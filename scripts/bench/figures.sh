@@ -105,13 +105,13 @@ figure_jobs_memory() {
 
 # N fsc_rlie jobs in internal_error (through the transition trigger); prints FIRST-LAST.
 make_error_jobs() { # $1: count
-    psql -X -q -At -v ON_ERROR_STOP=1 -d cosims <<SQL | tail -n 1
+    psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" <<SQL | tail -n 1
 CREATE TEMP TABLE new_jobs AS
-WITH p AS (INSERT INTO cosims.parent_jobs (name, tile_id)
-           SELECT 'fsc_rlie_job', '31TGM' FROM generate_series(1, $1) RETURNING id)
+WITH p AS (INSERT INTO cosims.parent_jobs (name, tile_id, next_log_level)
+           SELECT 'fsc_rlie_job', '31TGM', 20 FROM generate_series(1, $1) RETURNING id)
 SELECT id FROM p;
-INSERT INTO cosims.fsc_rlie_jobs (fk_parent_job_id, tile_id, measurement_date)
-  SELECT id, '31TGM', timestamptz '2026-11-02 10:00:00+00' FROM new_jobs;
+INSERT INTO cosims.fsc_rlie_jobs (fk_parent_job_id, l1c_id, l1c_cloud_cover, l1c_snow_cover, l1c_path, measurement_date)
+  SELECT id, 'S2A_MSIL1C_bench_' || id, 10, 5, '/eodata/bench/' || id, timestamp '2026-11-02 10:00:00' FROM new_jobs;
 INSERT INTO cosims.job_status_changes (fk_parent_job_id, job_status)
   SELECT id, 13 FROM new_jobs ORDER BY id;
 SELECT min(id) || '-' || max(id) FROM new_jobs;

@@ -55,12 +55,16 @@ measure() { # $1: output file, then the command
 # $2 is "seed"), on $pg_port.
 pg_start() { # $1: directory, $2: seed|noseed
     mkdir -p "$1"
+    # Production's server major (PostgreSQL 12, scripts/bootstrap.sh) when installed.
+    if [[ -x "$root/tools/pg12/bin/postgres" ]]; then
+        export PG_BINDIR="$root/tools/pg12/bin"
+    fi
     bash "$root/scripts/lib/pg-cluster.sh" start "$1" "$pg_port" >/dev/null
+    # As production: the roles, then the schema in the database `postgres`.
     psql -X -q -v ON_ERROR_STOP=1 -d postgres -f "$root/scripts/sandbox/cosims-roles.sql"
-    psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE cosims OWNER cosims_admin"
-    psql -X -q -v ON_ERROR_STOP=1 -d cosims -f "$root/scripts/sandbox/cosims-schema.sql"
+    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$root/scripts/sandbox/cosims-schema.sql"
     if [[ "$2" == seed ]]; then
-        psql -X -q -v ON_ERROR_STOP=1 -d cosims -f "$root/scripts/sandbox/cosims-seed.sql" >/dev/null
+        psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$root/scripts/sandbox/cosims-seed.sql" >/dev/null
     fi
     # Autovacuum after one restore would slow the next one down: off, for fair timings.
     psql -X -q -d postgres -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
@@ -87,35 +91,35 @@ dump_size() { # $1: repository, $2: archive
     borg list --json-lines "$1::$2" | sed -n 's/.*"size": \([0-9]*\).*/\1/p'
 }
 
-# Rows of realistic shape: parent jobs, FSC/RLIE jobs with their product paths, and
-# their status history (about 450, 100 and 90 bytes per dumped row): about 1 KiB of
-# dump per job.
+# Rows of the production's shape (the real schema): parent jobs, FSC/RLIE jobs with
+# their L1C, L2A and product paths, and their status history (three changes per job):
+# about 1 KiB of dump per job, the job tables and job_status_changes dominating.
 grow() { # $1: FSC/RLIE jobs to add
     local jobs=$1
-    psql -X -q -v ON_ERROR_STOP=1 -d cosims <<SQL
+    psql -X -q -v ON_ERROR_STOP=1 -d "$db" <<SQL
 ALTER TABLE cosims.job_status_changes DISABLE TRIGGER ALL;
 ALTER TABLE cosims.fsc_rlie_jobs DISABLE TRIGGER ALL;
 CREATE TEMP TABLE new_parents AS
 WITH ins AS (
-  INSERT INTO cosims.parent_jobs (name, priority, tile_id, nomad_job_dispatch, last_status_id,
-                                  last_status_change_date, error_raised, creation_date)
-  SELECT 'fsc_rlie_job', (ARRAY['nrt','delayed','reprocessing'])[1 + g % 3],
-         'T3' || (g % 7) || 'T' || chr(65 + g % 26) || 'R', 'si_processing/dispatch-' || md5(g::text),
-         12, now() - g * interval '7 seconds', g % 97 = 0, now() - g * interval '7 seconds'
+  INSERT INTO cosims.parent_jobs (name, priority, nomad_id, tile_id, next_log_level, last_status_id,
+                                  last_status_change_date, error_raised)
+  SELECT 'job_' || g, (ARRAY['nrt','delayed','reprocessing'])[1 + g % 3],
+         'si_processing/dispatch-' || md5(g::text), '3' || (g % 7) || 'T' || chr(65 + g % 26) || 'R',
+         20, 3, now() - g * interval '7 seconds', g % 97 = 0
   FROM generate_series(1, $jobs) g
   RETURNING id)
 SELECT id, row_number() OVER (ORDER BY id) AS n FROM ins;
-INSERT INTO cosims.fsc_rlie_jobs (fk_parent_job_id, nomad_job_id, tile_id, l1c_id, l1c_path, l1c_cloud_cover,
-  l1c_esa_creation_date, l1c_esa_publication_date, l2a_path, measurement_date, fsc_id, rlie_id, fsc_path,
-  rlie_path, fsc_completion_date, rlie_completion_date, fsc_json_publication_date, rlie_json_publication_date)
-SELECT p.id, 'si_processing/dispatch-' || md5(p.n::text),
-  'T32TLR', 'S2A_MSIL1C_20261120T102321_N0500_R065_T32TLR_' || p.n,
-  '/eodata/Sentinel-2/MSI/L1C/2026/11/20/S2A_MSIL1C_20261120T102321_N0500_R065_T32TLR_' || p.n || '.SAFE',
-  (p.n % 10000) / 100.0, now() - p.n * interval '1 minute', now() - p.n * interval '1 minute',
-  '/hrsi/l2a/' || md5(p.n::text) || '/L2A_T32TLR_' || p.n, now() - p.n * interval '1 minute',
-  'FSC_20261120T102321_S2A_T32TLR_V102_' || p.n, 'RLIE_20261120T102321_S2A_T32TLR_V102_' || p.n,
+INSERT INTO cosims.fsc_rlie_jobs (fk_parent_job_id, nrt, l1c_id, l1c_cloud_cover, l1c_snow_cover, l1c_path,
+  l2a_path_in, l2a_path_out, fsc_path, rlie_path, measurement_date, l1c_sensing_time,
+  l1c_esa_creation_date, l1c_esa_publication_date, fsc_completion_date, rlie_completion_date,
+  fsc_json_publication_date, rlie_json_publication_date, maja_mode)
+SELECT p.id, true, 'S2A_MSIL1C_20261120T102321_N0500_R065_T32TLR_' || p.id,
+  (p.n % 10000) / 100.0, (p.n % 5000) / 100.0,
+  '/eodata/Sentinel-2/MSI/L1C/2026/11/20/S2A_MSIL1C_20261120T102321_N0500_R065_T32TLR_' || p.id || '.SAFE',
+  '/hrsi/l2a/' || md5(p.n::text) || '/L2A_T32TLR_' || p.id, '/hrsi/l2a/' || md5('o' || p.n) || '/L2A_T32TLR_' || p.id,
   '/hrsi/fsc/2026/11/20/' || md5('f' || p.n) || '/FSC_T32TLR.tif', '/hrsi/rlie/2026/11/20/' || md5('r' || p.n) || '/RLIE_T32TLR.tif',
-  now(), now(), now(), now()
+  now() - p.n * interval '1 minute', now() - p.n * interval '1 minute', now() - p.n * interval '1 minute',
+  now() - p.n * interval '1 minute', now(), now(), now(), now(), 'nominal'
 FROM new_parents p;
 INSERT INTO cosims.job_status_changes (fk_parent_job_id, time, error_subtype, error_message, job_status)
 SELECT p.id, now() - p.n * interval '1 minute' + s * interval '1 second', NULL,
@@ -146,7 +150,7 @@ make_dumps() { # $1: repository, $2: GB, $3: big archive, $4: small archive
 }
 
 # The database holding the schema.
-db=${BENCH_DB:-cosims}
+db=${BENCH_DB:-postgres}
 
 # Every table of the schema with the number of rows the dump's COPY data has for it,
 # one "schema.table count" a line, sorted.

@@ -115,7 +115,7 @@ environment "$1" {
     host = "127.0.0.1"
     port = $3
     user = "postgres"
-    name = "cosims"
+    name = "$db"
   }
   borg {
     repository = "$repo"
