@@ -30,7 +30,8 @@ pub struct Served {
 }
 
 impl App {
-    pub fn new(config: Config, store: Store) -> App {
+    pub fn new(config: Config, mut store: Store) -> App {
+        store.slow_stop = config.slow_stop;
         let (changes, _) = watch::channel(store.index);
         let faults = Faults::new(config.fail_requests.clone());
         App {

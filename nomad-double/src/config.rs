@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::faults::Rule;
+use crate::version::NomadVersion;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -22,6 +23,15 @@ pub struct Config {
     pub state_file: Option<PathBuf>,
     /// Injected faults (`--fail-requests`), see `faults`.
     pub fail_requests: Vec<Rule>,
+    /// The Nomad version played (`--nomad-version`).
+    pub nomad_version: NomadVersion,
+    /// Plays a client agent or a non-leader server: 500 bodies carry `rpc error: `.
+    pub rpc_error_prefix: bool,
+    /// Tasks ignore the kill signal: a stop takes the task's `kill_timeout`.
+    pub slow_stop: bool,
+    /// Garbage collection: dead jobs, terminal evaluations and deployments older than
+    /// this are removed (Nomad: 4h for jobs, 1h for the others). None: never.
+    pub gc_after: Option<Duration>,
 }
 
 impl Default for Config {
@@ -35,6 +45,10 @@ impl Default for Config {
             deploy_time: Duration::from_secs(2),
             state_file: None,
             fail_requests: Vec::new(),
+            nomad_version: NomadVersion::PRODUCTION,
+            rpc_error_prefix: false,
+            slow_stop: false,
+            gc_after: None,
         }
     }
 }

@@ -364,6 +364,21 @@ pub fn validate(job: &Value) -> Result<(), String> {
                         "Task group {name} validation failed: Missing tasks for task group"
                     ));
                 }
+                if let Some(u) = g.get("Update").filter(|u| u.is_object()) {
+                    let kind = job_type(job);
+                    let mut update_errs = Vec::new();
+                    if !matches!(kind, "service" | "system") {
+                        update_errs
+                            .push(format!("Job type {kind:?} does not allow update block"));
+                    }
+                    update_errs.extend(update_errors(u));
+                    if !update_errs.is_empty() {
+                        errs.push(format!(
+                            "Task group {name} validation failed: {}",
+                            multi_error(&update_errs).trim_end()
+                        ));
+                    }
+                }
                 for t in tasks.into_iter().flatten() {
                     if str_field(t, "Driver").is_empty() {
                         errs.push(format!(
@@ -385,6 +400,62 @@ pub fn validate(job: &Value) -> Result<(), String> {
     if errs.is_empty() {
         return Ok(());
     }
+    Err(multi_error(&errs))
+}
+
+/// `UpdateStrategy.Validate` (nomad/structs/structs.go, the same in 0.11.1 and 2.0.5):
+/// the deadlines must be ordered min_healthy_time < healthy_deadline < progress_deadline
+/// (a progress deadline of 0 disables the last check).
+fn update_errors(u: &Value) -> Vec<String> {
+    let get = |k: &str| u.get(k).and_then(Value::as_i64).unwrap_or(0);
+    let (min_healthy, healthy, progress) = (
+        get("MinHealthyTime"),
+        get("HealthyDeadline"),
+        get("ProgressDeadline"),
+    );
+    let d = crate::util::go_duration;
+    let mut errs = Vec::new();
+    match u.get("HealthCheck").and_then(Value::as_str).unwrap_or("checks") {
+        "checks" | "task_states" | "manual" => {}
+        other => errs.push(format!("Invalid health check given: {other:?}")),
+    }
+    if get("MaxParallel") < 0 {
+        errs.push(format!(
+            "Max parallel can not be less than zero: {} < 0",
+            get("MaxParallel")
+        ));
+    }
+    if healthy <= 0 {
+        errs.push(format!(
+            "Healthy deadline must be greater than zero: {}",
+            d(healthy)
+        ));
+    }
+    if progress < 0 {
+        errs.push(format!(
+            "Progress deadline must be zero or greater: {}",
+            d(progress)
+        ));
+    }
+    if min_healthy >= healthy {
+        errs.push(format!(
+            "Minimum healthy time must be less than healthy deadline: {} > {}",
+            d(min_healthy),
+            d(healthy)
+        ));
+    }
+    if progress != 0 && healthy >= progress {
+        errs.push(format!(
+            "Healthy deadline must be less than progress deadline: {} > {}",
+            d(healthy),
+            d(progress)
+        ));
+    }
+    errs
+}
+
+/// hashicorp/go-multierror's text: "N error(s) occurred:\n\t* ...\n\n".
+fn multi_error(errs: &[String]) -> String {
     let mut out = format!(
         "{} error{} occurred:\n",
         errs.len(),
@@ -394,7 +465,7 @@ pub fn validate(job: &Value) -> Result<(), String> {
         out.push_str(&format!("\t* {e}\n"));
     }
     out.push('\n');
-    Err(out)
+    out
 }
 
 pub fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {

@@ -14,6 +14,8 @@ pub mod scheduler;
 pub mod server;
 pub mod store;
 pub mod util;
+pub mod version;
 
 pub use app::App;
 pub use config::Config;
+pub use version::NomadVersion;

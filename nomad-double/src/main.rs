@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use nomad_double::faults::Rule;
-use nomad_double::{server, store, App, Config};
+use nomad_double::{server, store, App, Config, NomadVersion};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,6 +44,19 @@ struct Cli {
     /// /_double/requests lists the API requests received and the faults they got.
     #[arg(long = "fail-requests", value_name = "METHOD:PATH:ANSWER[:COUNT]")]
     fail_requests: Vec<String>,
+    /// The Nomad version to behave as: 0.11.1 (production), 1.x, 2.0.5 (current).
+    #[arg(long, default_value = "0.11.1")]
+    nomad_version: String,
+    /// Play a client agent or non-leader server: error bodies (500) start with `rpc error: `.
+    #[arg(long)]
+    rpc_error_prefix: bool,
+    /// Tasks ignore the kill signal: stopping an allocation takes its task's kill_timeout.
+    #[arg(long)]
+    slow_stop: bool,
+    /// Garbage-collect dead jobs, terminal evaluations and deployments this many seconds
+    /// after they ended (Nomad's clock: 4h for jobs, 1h for the others).
+    #[arg(long)]
+    gc_seconds: Option<f64>,
 }
 
 impl Cli {
@@ -59,7 +72,18 @@ impl Cli {
             .iter()
             .map(|spec| Rule::parse(spec))
             .collect::<Result<Vec<_>, _>>()?;
+        let gc_after = match self.gc_seconds {
+            Some(s) if !(s.is_finite() && s >= 0.0) => {
+                return Err(format!("--gc-seconds must be a non-negative number, got {s}"))
+            }
+            Some(s) => Some(Duration::from_secs_f64(s)),
+            None => None,
+        };
         Ok(Config {
+            nomad_version: NomadVersion::parse(&self.nomad_version)?,
+            rpc_error_prefix: self.rpc_error_prefix,
+            slow_stop: self.slow_stop,
+            gc_after,
             bind: self.bind,
             token: self.token.filter(|t| !t.is_empty()),
             cpu_capacity: self.cpu_capacity,

@@ -67,6 +67,32 @@ pub fn rfc3339(unix_ns: i64) -> String {
     )
 }
 
+/// The inverse of [`rfc3339`] (UTC, `Z` only); None for anything else.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let text = text.strip_suffix('Z')?;
+    let (date, time) = text.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.split(':').map(|p| p.parse::<i64>().ok());
+    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
+    let nanos = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").get(..9)?.parse::<i64>().ok()?
+    };
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    // Go's zero time (year 1) is out of i64 nanoseconds: None, "not set".
+    (days * 86_400 + hh * 3600 + mm * 60 + ss)
+        .checked_mul(1_000_000_000)?
+        .checked_add(nanos)
+}
+
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
@@ -122,9 +148,53 @@ pub fn parse_go_duration(s: &str) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
+/// Go's `time.Duration.String()` for whole seconds and above ("10m0s", "1h0m0s",
+/// "30s", "0s"); sub-second values as "250ms".
+pub fn go_duration(ns: i64) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    let sign = if ns < 0 { "-" } else { "" };
+    let ns = ns.unsigned_abs();
+    if ns < 1_000_000_000 {
+        return format!("{sign}{}ms", ns / 1_000_000);
+    }
+    let secs = ns / 1_000_000_000;
+    let frac = ns % 1_000_000_000;
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let s = if frac == 0 {
+        s.to_string()
+    } else {
+        format!("{s}.{}", format!("{frac:09}").trim_end_matches('0'))
+    };
+    match (h, m) {
+        (0, 0) => format!("{sign}{s}s"),
+        (0, m) => format!("{sign}{m}m{s}s"),
+        (h, m) => format!("{sign}{h}h{m}m{s}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_what_it_formats() {
+        for ns in [0, 1_495_755_683_240_184_101, 951_782_400_500_000_000] {
+            assert_eq!(parse_rfc3339(&rfc3339(ns)), Some(ns));
+        }
+        assert_eq!(parse_rfc3339("garbage"), None);
+        assert_eq!(parse_rfc3339(ZERO_TIME), None);
+    }
+
+    #[test]
+    fn formats_go_durations() {
+        assert_eq!(go_duration(600_000_000_000), "10m0s");
+        assert_eq!(go_duration(30_000_000_000), "30s");
+        assert_eq!(go_duration(3_600_000_000_000), "1h0m0s");
+        assert_eq!(go_duration(0), "0s");
+        assert_eq!(go_duration(1_500_000_000), "1.5s");
+    }
 
     #[test]
     fn formats_rfc3339_like_go() {

@@ -195,7 +195,9 @@ fn enforce_index_mismatch_is_nomads_500() {
 #[test]
 fn failing_image_fails_the_deployment_and_revert_restores_the_stable_version() {
     let d = Double::start(&["--fail-image-pattern", "deadbeef"]);
-    let job = d.parse_fixture("job_creation.nomad");
+    // Without a progress deadline and restarts, the first unhealthy allocation fails the
+    // deployment (deploymentwatcher handleAllocUpdate, "Fail on the first bad allocation").
+    let job = fail_fast(d.parse_fixture("job_creation.nomad"));
     let v0 = d.register_ok(&job);
     let dep0 = d.wait_deployment_terminal(&d.deployment_of_eval(v0["EvalID"].as_str().unwrap()));
     assert_eq!(dep0["Status"], "successful");
@@ -275,7 +277,7 @@ fn failing_image_fails_the_deployment_and_revert_restores_the_stable_version() {
 #[test]
 fn auto_revert_rolls_back_to_the_stable_version() {
     let d = Double::start(&["--fail-image-pattern", "deadbeef"]);
-    let mut job = d.parse_fixture("job_creation.nomad");
+    let mut job = fail_fast(d.parse_fixture("job_creation.nomad"));
     job["TaskGroups"][0]["Update"]["AutoRevert"] = json!(true);
     let v0 = d.register_ok(&job);
     d.wait_deployment_terminal(&d.deployment_of_eval(v0["EvalID"].as_str().unwrap()));
@@ -366,4 +368,79 @@ fn namespaces_keep_jobs_apart() {
     let listed = d.get("/v1/jobs?namespace=test&prefix=job-").json();
     assert_eq!(listed[0]["ID"], "job-creation");
     assert_eq!(d.get("/v1/jobs?namespace=test&prefix=xyz").body, "[]");
+}
+
+/// No progress deadline, no restarts: a failed task fails its allocation, and the
+/// allocation its deployment, at once.
+fn fail_fast(mut job: Value) -> Value {
+    let g = &mut job["TaskGroups"][0];
+    if !g["Update"].is_object() {
+        g["Update"] = json!({});
+    }
+    g["Update"]["ProgressDeadline"] = json!(0);
+    g["RestartPolicy"] = json!({"Attempts": 0, "Interval": 60_000_000_000i64, "Delay": 1_000_000_000i64, "Mode": "fail"});
+    job
+}
+
+/// A broken image with a progress deadline, as Nomad runs it: the task restarts (restart
+/// policy), its allocation fails and is replaced (reschedule policy), the deployment
+/// stays running until the progress deadline, then fails.
+#[test]
+fn broken_image_is_rescheduled_until_the_progress_deadline() {
+    let d = Double::start(&["--fail-image-pattern", "deadbeef"]);
+    let mut job = d.parse_fixture("job_creation.nomad");
+    let good = d.register_ok(&job);
+    d.wait_deployment_terminal(&d.deployment_of_eval(good["EvalID"].as_str().unwrap()));
+    let sec = 1_000_000_000i64;
+    let g = &mut job["TaskGroups"][0];
+    g["Update"] = json!({"MinHealthyTime": sec / 2, "HealthyDeadline": sec, "ProgressDeadline": 4 * sec});
+    g["RestartPolicy"] = json!({"Attempts": 1, "Interval": 60 * sec, "Delay": sec / 2, "Mode": "fail"});
+    g["ReschedulePolicy"] = json!({"Delay": sec / 2, "DelayFunction": "constant", "Unlimited": true});
+    let bad = d.register_ok(&with_task(&job, Some(BAD), None));
+    let dep = d.deployment_of_eval(bad["EvalID"].as_str().unwrap());
+    let started = std::time::Instant::now();
+    let failed = d.wait_deployment_terminal(&dep);
+    let took = started.elapsed();
+    assert_eq!(failed["Status"], "failed");
+    assert_eq!(failed["StatusDescription"], "Failed due to progress deadline");
+    assert!(took >= std::time::Duration::from_secs(3), "failed after {took:?}");
+    let allocs = d.get(&format!("/v1/deployment/allocations/{dep}")).json();
+    let allocs = allocs.as_array().unwrap();
+    assert!(allocs.len() >= 2, "replaced at least once: {allocs:#?}");
+    let first = allocs
+        .iter()
+        .find(|a| a["NextAllocation"] != "")
+        .expect("a replaced allocation");
+    let next = d.get(&format!("/v1/allocation/{}", first["NextAllocation"].as_str().unwrap())).json();
+    assert_eq!(next["PreviousAllocation"], first["ID"]);
+    assert_eq!(first["ClientStatus"], "failed");
+    assert_eq!(first["TaskStates"]["job-creation"]["Restarts"], 1);
+    let events: Vec<&str> = first["TaskStates"]["job-creation"]["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["Type"].as_str().unwrap())
+        .collect();
+    assert!(events.contains(&"Restarting") && events.contains(&"Not Restarting"), "{events:?}");
+}
+
+/// UpdateStrategy.Validate: healthy_deadline must be below progress_deadline (default
+/// 10m), on plan and on register; the sandbox's old worker_pool_management.nomad had
+/// healthy_deadline = "10m" and no progress_deadline.
+#[test]
+fn update_block_deadlines_are_validated_on_plan_and_register() {
+    let d = Double::start(&[]);
+    let mut job = d.parse_fixture("job_creation.nomad");
+    job["TaskGroups"][0]["Update"] = json!({"HealthyDeadline": 600_000_000_000i64});
+    let plan = d.post("/v1/job/job-creation/plan", &json!({"Job": job}));
+    assert_eq!(plan.status, 500, "{}", plan.body);
+    assert!(
+        plan.body.contains("Healthy deadline must be less than progress deadline: 10m0s > 10m0s"),
+        "{}",
+        plan.body
+    );
+    let reg = d.register(&job);
+    assert_eq!(reg.status, 500);
+    assert!(reg.body.contains("Task group job-creation validation failed"), "{}", reg.body);
+    assert_eq!(d.get("/v1/job/job-creation").status, 404, "nothing registered");
 }

@@ -8,14 +8,29 @@ mod strict;
 mod tolerant;
 mod tree;
 
+use crate::version::Parser;
 use convert::Vars;
 use serde_json::Value;
 
-/// Parses a job file. `variables` is var-file text (`name = value` lines).
-/// The error is the body of Nomad's 400 response.
+/// Parses a job file as the HCL1 parser does (strict first, then the tolerant scanner).
 pub fn parse_job(src: &str, variables: &str, canonicalize: bool) -> Result<Value, String> {
+    parse_job_with(Parser::Hcl1, src, variables, canonicalize)
+}
+
+/// Parses a job file with the parser the played version picks. `variables` is var-file
+/// text (`name = value` lines). The error is the body of Nomad's 400 response. HCL2
+/// (Nomad 1.0+) never falls back to the tolerant scanner: HCL1 habits are errors.
+pub fn parse_job_with(
+    parser: Parser,
+    src: &str,
+    variables: &str,
+    canonicalize: bool,
+) -> Result<Value, String> {
     let body = match strict::parse(src) {
         Ok(body) => body,
+        Err(strict_err) if parser == Parser::Hcl2 => {
+            return Err(format!("Failed to parse job: {strict_err}"))
+        }
         Err(strict_err) => match tolerant::parse(src) {
             Ok(body) => {
                 tracing::debug!(

@@ -137,7 +137,12 @@ pub fn new_alloc(
         modify_time: now,
         ..Allocation::default()
     };
-    AllocRecord { alloc, will_fail }
+    AllocRecord {
+        alloc,
+        will_fail,
+        next_at: None,
+        stop_at: None,
+    }
 }
 
 fn datacenters(job: &Value) -> Map<i64> {

@@ -2,6 +2,7 @@
 //! places allocations, and moves them and their deployments along over time.
 
 mod build;
+mod gc;
 pub mod place;
 pub mod plan;
 mod progress;
@@ -73,6 +74,15 @@ pub fn tick(
         place::process_eval(store, cfg, &id, &mut tx, now);
     }
     progress::advance(store, cfg, &mut tx, now);
+    if let Some(after) = cfg.gc_after {
+        if gc::collect(store, after.as_nanos() as i64, now) {
+            let idx = tx.idx(store);
+            store.tables.jobs = idx;
+            store.tables.evals = idx;
+            store.tables.allocs = idx;
+            store.tables.deployments = idx;
+        }
+    }
     if store.tables.allocs != *seen_allocs {
         // Capacity may have changed: retry blocked evaluations.
         let blocked: Vec<String> = store
@@ -86,7 +96,13 @@ pub fn tick(
         }
         *seen_allocs = store.tables.allocs;
     }
-    (tx.wrote(), progress::next_due(store, cfg))
+    let mut next = progress::next_due(store, cfg);
+    if let Some(after) = cfg.gc_after {
+        // Nomad's core scheduler runs periodically; here a tenth of the threshold.
+        let period = (after.as_nanos() as i64 / 10).max(10_000_000);
+        next = Some(next.map_or(now + period, |n| n.min(now + period)));
+    }
+    (tx.wrote(), next)
 }
 
 /// Runs until the process ends: wakes on state changes and on the next due transition.

@@ -199,7 +199,10 @@ fn reconcile(
         let mut taken: BTreeSet<u64> = store
             .allocs_of_job(&ns, &id)
             .filter(|r| {
-                in_group(&r.alloc) && is_current(&r.alloc) && r.alloc.desired_status == "run"
+                in_group(&r.alloc)
+                    && is_current(&r.alloc)
+                    && r.alloc.desired_status == "run"
+                    && r.alloc.next_allocation.is_empty()
             })
             .map(|r| name_index(&r.alloc.name))
             .collect();
@@ -297,7 +300,14 @@ fn reconcile(
     }
 
     let any_live = store.allocs_of_job(&ns, &id).any(|r| r.alloc.is_live());
-    store.set_job_status(&ns, &id, if any_live { "running" } else { "pending" }, idx);
+    let deploying = cfg.nomad_version.running_while_deploying()
+        && store.deployments_of_job(&ns, &id).any(is_active);
+    let status = if any_live || deploying {
+        "running"
+    } else {
+        "pending"
+    };
+    store.set_job_status(&ns, &id, status, idx);
 
     eval.queued_allocations = Some(queued);
     eval.snapshot_index = idx;
@@ -310,7 +320,10 @@ fn reconcile(
     } else {
         eval.status = "complete".into();
         eval.failed_tg_allocs = Some(failed_tg);
-        let blocked = blocked_eval(&eval, idx, now);
+        let mut blocked = blocked_eval(&eval, idx, now);
+        if cfg.nomad_version.blocked_eval_has_metrics() {
+            blocked.failed_tg_allocs = eval.failed_tg_allocs.clone();
+        }
         eval.blocked_eval = blocked.id.clone();
         store.put_eval(blocked);
     }
@@ -372,26 +385,57 @@ pub fn stop_alloc(store: &mut Store, alloc_id: &str, why: &str, idx: u64, now: i
     };
     rec.alloc.desired_status = "stop".into();
     rec.alloc.desired_description = why.into();
-    if !rec.alloc.is_terminal() {
-        rec.alloc.client_status = "complete".into();
-        rec.alloc.client_description = "All tasks have completed".into();
+    let kill_timeout = jobspec::groups(&rec.alloc.job)
+        .iter()
+        .filter(|g| g["Name"] == rec.alloc.task_group.as_str())
+        .flat_map(|g| jobspec::tasks(g).iter())
+        .filter_map(|t| t["KillTimeout"].as_i64())
+        .max()
+        .unwrap_or(5_000_000_000);
+    if store.slow_stop && rec.alloc.client_status == "running" && rec.stop_at.is_none() {
+        // The task ignores the interrupt: the client kills it at kill_timeout
+        // (client/allocrunner/taskrunner: "Sent interrupt. Waiting ... before force killing").
+        rec.stop_at = Some(now + kill_timeout);
         for state in rec.alloc.task_states.values_mut() {
-            state.state = "dead".into();
-            state.finished_at = util::rfc3339(now);
             state.events.push(TaskEvent::new(
                 "Killing",
                 now,
-                "Sent interrupt. Waiting 5s before force killing",
+                &format!(
+                    "Sent interrupt. Waiting {} before force killing",
+                    util::go_duration(kill_timeout)
+                ),
             ));
-            state
-                .events
-                .push(TaskEvent::new("Killed", now, "Task successfully killed"));
         }
+    } else if !rec.alloc.is_terminal() {
+        finish_stop(&mut rec, now);
     }
     rec.alloc.modify_index = idx;
     rec.alloc.alloc_modify_index = idx;
     rec.alloc.modify_time = now;
     store.put_alloc(rec);
+}
+
+/// The allocation's tasks are dead: the stop is complete.
+pub fn finish_stop(rec: &mut crate::store::AllocRecord, now: i64) {
+    let announced = rec.stop_at.take().is_some();
+    {
+        rec.alloc.client_status = "complete".into();
+        rec.alloc.client_description = "All tasks have completed".into();
+        for state in rec.alloc.task_states.values_mut() {
+            state.state = "dead".into();
+            state.finished_at = util::rfc3339(now);
+            if !announced {
+                state.events.push(TaskEvent::new(
+                    "Killing",
+                    now,
+                    "Sent interrupt. Waiting 5s before force killing",
+                ));
+            }
+            state
+                .events
+                .push(TaskEvent::new("Killed", now, "Task successfully killed"));
+        }
+    }
 }
 
 pub fn end_deployment(

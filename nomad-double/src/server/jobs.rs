@@ -21,6 +21,8 @@ struct ParseRequest {
     job_hcl: String,
     variables: String,
     canonicalize: bool,
+    #[serde(rename = "HCLv1")]
+    hcl_v1: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -77,13 +79,14 @@ fn write_namespace(params: &Params, body_ns: &str, job: Option<&Value>) -> Strin
         .to_string()
 }
 
-pub async fn parse(Query(q): Q, body: Bytes) -> Reply {
+pub async fn parse(State(app): State<Arc<App>>, Query(q): Q, body: Bytes) -> Reply {
     let params = Params(q);
     let req: ParseRequest = decode(&body)?;
     if req.job_hcl.trim().is_empty() {
         return Err(ApiError::new(400, "Job spec is empty"));
     }
-    let job = hcl::parse_job(&req.job_hcl, &req.variables, req.canonicalize)
+    let parser = app.config.nomad_version.parser(req.hcl_v1);
+    let job = hcl::parse_job_with(parser, &req.job_hcl, &req.variables, req.canonicalize)
         .map_err(|m| ApiError::new(400, m))?;
     Ok(json_reply(0, &job, params.pretty()))
 }
@@ -154,6 +157,10 @@ pub async fn plan(
         return Err(ApiError::new(400, "Job ID does not match"));
     }
     let ns = write_namespace(&params, &req.namespace, Some(&job));
+    // Plan runs the same admission controllers as register (validation included).
+    let mut checked = job.clone();
+    crate::jobspec::canonicalize(&mut checked);
+    crate::jobspec::validate(&checked).map_err(|m| ApiError::new(500, m))?;
     let store = app.lock();
     let resp = scheduler::plan::plan(&store, &app.config, &ns, job, req.diff);
     Ok(json_reply(store.index, &resp, params.pretty()))

@@ -112,6 +112,7 @@ async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
     }
     tracing::debug!(method = %req.method(), uri = %req.uri(), "request");
     match app.receive(req.method().as_str(), req.uri().path()) {
+        None if app.config.rpc_error_prefix => forwarded(next.run(req).await).await,
         None => next.run(req).await,
         Some(Answer::Status(code)) => {
             ApiError::new(code, format!("rpc error: injected fault ({code})")).into_response()
@@ -122,6 +123,24 @@ async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
             std::future::pending().await
         }
     }
+}
+
+/// As a client agent or a non-leader server answers: the request went over RPC to the
+/// leader, and a failure comes back as a net/rpc `ServerError`, its text prefixed with
+/// `rpc error: ` (nomad/rpc.go `forward`, helper/pool; the HTTP layer writes the error
+/// text as is, command/agent/http.go `wrap`).
+async fn forwarded(response: Response) -> Response {
+    if response.status() != axum::http::StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => e.to_string(),
+    };
+    let mut response = Response::from_parts(parts, axum::body::Body::from(format!("rpc error: {text}")));
+    response.headers_mut().remove(axum::http::header::CONTENT_LENGTH);
+    response
 }
 
 /// Serves until `shutdown` completes; in-flight blocking queries are dropped then.

@@ -23,16 +23,17 @@ pub async fn peers() -> Reply {
 }
 
 pub async fn agent_self(State(app): S, Query(q): Q) -> Reply {
+    let version = app.config.nomad_version.to_string();
     let body = json!({
         "config": {
             "Region": "global", "Datacenter": "dc1", "NodeName": "nomad-double",
-            "Version": {"Version": "1.9.7", "VersionPrerelease": "", "VersionMetadata": "", "Revision": "nomad-double"},
+            "Version": {"Version": version, "VersionPrerelease": "", "VersionMetadata": "", "Revision": "nomad-double"},
             "ACL": {"Enabled": app.config.token.is_some()},
             "Server": {"Enabled": true}, "Client": {"Enabled": true},
         },
         "member": {
             "Name": "nomad-double.global", "Addr": "127.0.0.1", "Port": 4648, "Status": "alive",
-            "Tags": {"region": "global", "dc": "dc1", "role": "nomad", "build": "1.9.7"},
+            "Tags": {"region": "global", "dc": "dc1", "role": "nomad", "build": version},
         },
         "stats": {"nomad": {"leader": "true", "server": "true"}},
     });

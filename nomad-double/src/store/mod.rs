@@ -36,6 +36,13 @@ pub struct AllocRecord {
     pub alloc: Allocation,
     /// Decided at placement: a task image matched the failure pattern.
     pub will_fail: bool,
+    /// A failing allocation's next step (Unix ns): its task's next attempt (restart
+    /// policy delay) while pending, its replacement (reschedule delay) once failed.
+    #[serde(default)]
+    pub next_at: Option<i64>,
+    /// A stop that takes the task's kill_timeout (`--slow-stop`) completes then.
+    #[serde(default)]
+    pub stop_at: Option<i64>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -47,6 +54,9 @@ pub struct Store {
     pub evals: BTreeMap<String, Evaluation>,
     pub allocs: BTreeMap<String, AllocRecord>,
     pub deployments: BTreeMap<String, Deployment>,
+    /// `--slow-stop`: stops take the task's kill_timeout (not persisted: a setting).
+    #[serde(skip)]
+    pub slow_stop: bool,
 }
 
 /// A write the server refused; the message is Nomad's plain-text body.
