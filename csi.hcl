@@ -202,7 +202,7 @@ environment "sandbox" {
     template_files = {
       CSI_CONFIG_ENV_FILE_CONTENT  = "nomad/env/sandbox_configuration.env"
       CSI_SECRETS_ENV_FILE_CONTENT = ".sandbox/secrets.env"
-      CSI_REGISTRY_TOKEN           = ".sandbox/registry-token"
+      GITLAB_TOKEN_PASSWORD        = ".sandbox/registry-token"
     }
     # The double deploys in seconds; a service left pending (doctor) is given up sooner.
     deploy_timeout = "20s"

@@ -48,7 +48,7 @@ job "gfsc-processing" {
 
         auth {
           username = "cosims-deploy"
-          password = "$CSI_REGISTRY_TOKEN"
+          password = "$GITLAB_TOKEN_PASSWORD"
         }
 
         mount {

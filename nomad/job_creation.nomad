@@ -16,14 +16,6 @@ job "job-creation" {
     value     = "orchestrator"
   }
 
-  update {
-    max_parallel     = 1
-    health_check     = "task_states"
-    min_healthy_time = "30s"
-    healthy_deadline = "5m"
-    auto_revert      = true
-  }
-
   group "job-creation" {
     count = 1
 
@@ -42,7 +34,7 @@ job "job-creation" {
 
         auth {
           username = "cosims-deploy"
-          password = "$CSI_REGISTRY_TOKEN"
+          password = "$GITLAB_TOKEN_PASSWORD"
         }
 
         // Logs survive the container; the monitor reads the heartbeat file.

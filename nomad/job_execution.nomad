@@ -16,14 +16,6 @@ job "job-execution" {
     value     = "orchestrator"
   }
 
-  update {
-    max_parallel     = 1
-    health_check     = "task_states"
-    min_healthy_time = "20s"
-    healthy_deadline = "4m"
-    auto_revert      = true
-  }
-
   group "job-execution" {
     count = 1
 
@@ -39,7 +31,7 @@ job "job-execution" {
         image = "registry.hrsi.example/cosims/cosims/job_execution:git-0c5e8d42"
         auth {
           username = "cosims-deploy"
-          password = "$CSI_REGISTRY_TOKEN"
+          password = "$GITLAB_TOKEN_PASSWORD"
         }
         volumes = [
           "$CSI_ROOT_DIR/logs/job_execution:/var/log/cosims",

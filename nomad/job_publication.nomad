@@ -22,14 +22,6 @@ job "job-publication" {
       }
     }
 
-    update {
-      max_parallel     = 1
-      health_check     = "task_states"
-      min_healthy_time = "15s"
-      healthy_deadline = "3m"
-      auto_revert      = false
-    }
-
     task "job-publication" {
       driver = "docker"
 
@@ -39,7 +31,7 @@ job "job-publication" {
 
         auth {
           username = "cosims-deploy"
-          password = "$CSI_REGISTRY_TOKEN"
+          password = "$GITLAB_TOKEN_PASSWORD"
         }
 
         mount {

@@ -46,7 +46,7 @@ job "monitor" {
 
         auth {
           username = "cosims-deploy"
-          password = "$CSI_REGISTRY_TOKEN"
+          password = "$GITLAB_TOKEN_PASSWORD"
         }
 
         volumes = ["$CSI_ROOT_DIR/logs:/var/log/cosims:ro"]

@@ -78,7 +78,7 @@ EOF
 
         auth {
           username = "cosims-deploy"
-          password = "$CSI_REGISTRY_TOKEN"
+          password = "$GITLAB_TOKEN_PASSWORD"
         }
 
         volumes = ["$CSI_ROOT_DIR/auxiliary:/opt/cosims/auxiliary:ro"]

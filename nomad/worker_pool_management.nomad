@@ -17,14 +17,6 @@ job "worker-pool-management" {
     value     = "orchestrator"
   }
 
-  update {
-    max_parallel     = 1
-    health_check     = "task_states"
-    min_healthy_time = "1m"
-    healthy_deadline = "10m"
-    auto_revert      = true
-  }
-
   group "worker-pool-management" {
     count = 1
 
@@ -43,7 +35,7 @@ job "worker-pool-management" {
 
         auth {
           username = "cosims-deploy"
-          password = "$CSI_REGISTRY_TOKEN"
+          password = "$GITLAB_TOKEN_PASSWORD"
         }
 
         // OpenStack clouds.yaml and the worker bootstrap scripts.

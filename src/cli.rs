@@ -204,8 +204,9 @@ pub struct PatchImageArgs {
     /// Patch only the running job in Nomad, not the file (lost at the next full restart)
     #[arg(long)]
     pub live: bool,
-    /// On a failed rollout, leave the failed version in place
-    #[arg(long)]
+    /// On a failed rollout, leave the failed version in place (not with --live: a
+    /// failed live patch is always reverted, the file still holds the old tag)
+    #[arg(long, conflicts_with = "live")]
     pub no_revert: bool,
     /// How long each rollout may take (default: nomad.deploy_timeout, 5m)
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]

@@ -147,12 +147,21 @@ pub struct NomadSettings {
     pub cpu_floor: u32,
     /// The address is reached through a port forwarded by the ssh host.
     pub over_ssh: bool,
+    /// The `$VARIABLES` rendered into job files (production's envsubst list by default).
+    pub template_variables: Vec<String>,
+    /// Restarts a task of a new version may have before csi fails the deployment.
+    pub restart_budget: u32,
+    /// How long a stop may take until every stopped allocation is terminal.
+    #[serde(with = "humantime_serde_compat")]
+    pub stop_timeout: Duration,
 }
 
 const DEFAULT_JOBS_DIR: &str = "nomad";
 const DEFAULT_DEPLOY_TIMEOUT: Duration = Duration::from_secs(300);
 const DEFAULT_CPU_STEP: u32 = 500;
 const DEFAULT_CPU_FLOOR: u32 = 500;
+const DEFAULT_RESTART_BUDGET: u32 = 1;
+const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Service {
@@ -504,6 +513,20 @@ fn nomad(
         cpu_step: n.cpu_step.unwrap_or(DEFAULT_CPU_STEP),
         cpu_floor: n.cpu_floor.unwrap_or(DEFAULT_CPU_FLOOR),
         over_ssh: n.over_ssh,
+        template_variables: match &n.template_variables {
+            Some(names) => names.clone(),
+            None => crate::nomad::jobfile::DEFAULT_TEMPLATE_VARIABLES
+                .iter()
+                .map(|v| (*v).to_owned())
+                .collect(),
+        },
+        restart_budget: n.restart_budget.unwrap_or(DEFAULT_RESTART_BUDGET),
+        stop_timeout: match &n.stop_timeout {
+            Some(text) => humantime::parse_duration(text).map_err(|e| {
+                usage(format!("nomad.stop_timeout `{text}` is not a duration: {e}"))
+            })?,
+            None => DEFAULT_STOP_TIMEOUT,
+        },
     })
 }
 

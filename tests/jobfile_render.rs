@@ -37,7 +37,7 @@ fn values(name: &str) -> Option<String> {
         "CSI_ROOT_DIR" => Some("/opt/hrsi".to_string()),
         "CSI_CONFIG_ENV_FILE_CONTENT" => Some(CONFIG_ENV.to_string()),
         "CSI_SECRETS_ENV_FILE_CONTENT" => Some(SECRETS_ENV.to_string()),
-        "CSI_REGISTRY_TOKEN" => Some(TOKEN.to_string()),
+        "GITLAB_TOKEN_PASSWORD" => Some(TOKEN.to_string()),
         _ => None,
     }
 }
@@ -133,7 +133,7 @@ fn every_missing_variable_is_named() {
     assert_eq!(
         names,
         [
-            "CSI_REGISTRY_TOKEN",
+            "GITLAB_TOKEN_PASSWORD",
             "CSI_CONFIG_ENV_FILE_CONTENT",
             "CSI_SECRETS_ENV_FILE_CONTENT"
         ]
@@ -182,7 +182,7 @@ fn unknown_dollar_variables_and_escapes_are_left_alone() {
     let rendered = render(&source, &["CSI_ROOT_DIR"], &values).unwrap();
     // Not allow-listed here: left as written.
     assert!(rendered.contains("$CSI_SECRETS_ENV_FILE_CONTENT"));
-    assert!(rendered.contains("\"$CSI_REGISTRY_TOKEN\""));
+    assert!(rendered.contains("\"$GITLAB_TOKEN_PASSWORD\""));
     // `$${CSI_INPUT_URL}` is HCL's escape for the shell; untouched.
     assert!(rendered.contains("\\\"$${CSI_INPUT_URL}\\\""));
     assert!(rendered.contains("/opt/hrsi/auxiliary:/opt/cosims/auxiliary:ro"));

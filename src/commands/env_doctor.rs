@@ -8,8 +8,9 @@ use serde_json::{json, Value};
 
 use super::Context;
 use crate::cli::DoctorArgs;
-use crate::deploy::{render_for_nomad, RolloutDisplay};
+use crate::deploy::{self, render_for_nomad, RolloutDisplay, RolloutOptions};
 use crate::error::{precondition, CsiError, Kind};
+use crate::nomad::rollout::Outcome;
 use crate::nomad::{jobfile, rollout, NomadClient};
 use crate::operation;
 use crate::settings::{Service, Settings};
@@ -26,24 +27,38 @@ pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<()> {
         &settings.nomad,
         settings.nomad.deploy_timeout + std::time::Duration::from_secs(30),
     )?;
+    let diagnoses = settings
+        .services
+        .iter()
+        .map(|service| diagnose(&client, service));
+    let diagnoses = futures::future::try_join_all(diagnoses).await?;
     let mut problems = Vec::new();
-    for service in &settings.services {
-        if let Some(problem) = diagnose(&client, service).await? {
-            let text = match &problem {
-                Problem::Missing => {
-                    "missing from Nomad (garbage-collected after a stop?)".to_owned()
-                }
-                Problem::Pending { reason, .. } => format!("pending: {reason}"),
-            };
-            ctx.printer.data(&format!("{}: {text}", service.name));
+    for (service, problem) in settings.services.iter().zip(diagnoses) {
+        if let Some(problem) = problem {
+            if !ctx.printer.is_json() {
+                ctx.printer
+                    .data(&format!("{}: {}", service.name, problem.describe()));
+            }
             problems.push((service.clone(), problem));
         }
     }
+    let report = |fixed: &[Value]| {
+        if ctx.printer.is_json() {
+            let found: Vec<Value> = problems
+                .iter()
+                .map(|(s, p)| json!({"service": s.name, "problem": p.kind(), "detail": p.describe()}))
+                .collect();
+            ctx.printer
+                .json(&json!({"problems": found, "fixes": fixed}));
+        }
+    };
     if problems.is_empty() {
+        report(&[]);
         ctx.printer.info("every service is placed and running");
         return Ok(());
     }
     if !args.fix || ctx.global.dry_run {
+        report(&[]);
         return Err(
             precondition(format!("{} service(s) need attention", problems.len()))
                 .with_hint(format!(
@@ -55,6 +70,7 @@ pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<()> {
     }
     let params = json!({"fix": true, "persist": args.persist});
     let settings = &settings;
+    let problems = &problems;
     operation::run_locked(settings, "doctor", params, |op| async move {
         ctx.prompter.confirm(
             &format!("Repair {} service(s)?", problems.len()),
@@ -63,29 +79,44 @@ pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<()> {
         )?;
         let names: Vec<String> = problems.iter().map(|(s, _)| s.name.clone()).collect();
         let display = RolloutDisplay::new(&ctx.printer, &names);
+        // Every service at once, as patch-image rolls out: a start that lost all six
+        // waits for one deployment, not six in a row.
+        let fixes = problems.iter().map(|(service, problem)| {
+            let (client, display, op) = (&client, &display, &op);
+            async move {
+                let fixed = match problem {
+                    Problem::Missing => {
+                        resubmit(client, settings, service, args.persist, display, op).await
+                    }
+                    Problem::Pending {
+                        cpu_exhausted: true,
+                        ..
+                    } => lower_cpu(client, settings, service, args.persist, display, op).await,
+                    Problem::Pending { reason, .. } => {
+                        Err(anyhow::anyhow!("no automatic fix for: {reason}"))
+                    }
+                };
+                (service, fixed)
+            }
+        });
+        let fixes = futures::future::join_all(fixes).await;
+        display.finish();
         let mut failures = Vec::new();
-        for (service, problem) in &problems {
-            let fixed = match problem {
-                Problem::Missing => {
-                    resubmit(&client, settings, service, args.persist, &display, &op).await
-                }
-                Problem::Pending {
-                    cpu_exhausted: true,
-                    ..
-                } => lower_cpu(&client, settings, service, args.persist, &display, &op).await,
-                Problem::Pending { reason, .. } => {
-                    Err(anyhow::anyhow!("no automatic fix for: {reason}"))
-                }
-            };
+        let mut fixed_json = Vec::new();
+        for (service, fixed) in fixes {
             match fixed {
                 Ok(message) => {
                     op.step("fixed", json!({"service": service.name, "how": message}))?;
                     display.update(&service.name, &message);
+                    fixed_json.push(json!({"service": service.name, "fixed": message}));
                 }
-                Err(e) => failures.push(format!("{}: {e:#}", service.name)),
+                Err(e) => {
+                    fixed_json.push(json!({"service": service.name, "error": format!("{e:#}")}));
+                    failures.push(format!("{}: {e:#}", service.name));
+                }
             }
         }
-        display.finish();
+        report(&fixed_json);
         if failures.is_empty() {
             Ok(((), format!("repaired {}", names.join(", "))))
         } else {
@@ -93,6 +124,22 @@ pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<()> {
         }
     })
     .await
+}
+
+impl Problem {
+    fn kind(&self) -> &'static str {
+        match self {
+            Problem::Missing => "missing",
+            Problem::Pending { .. } => "pending",
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Problem::Missing => "missing from Nomad (garbage-collected after a stop?)".to_owned(),
+            Problem::Pending { reason, .. } => format!("pending: {reason}"),
+        }
+    }
 }
 
 async fn diagnose(client: &NomadClient, service: &Service) -> anyhow::Result<Option<Problem>> {
@@ -129,6 +176,7 @@ async fn resubmit(
     op: &crate::journal::Operation,
 ) -> anyhow::Result<String> {
     let text = fs_err::read_to_string(&service.job_file)?;
+    deploy::ensure_parsable(service, &text, client.agent_version().await?)?;
     let rendered = render_for_nomad(service, &text, &settings.nomad)?;
     let planned = rollout::plan(client, &service.job_id, &rendered).await?;
     let (version, eval) = rollout::register(client, &planned).await?;
@@ -198,11 +246,7 @@ async fn lower_cpu(
         let patched = jobfile::set_task_cpu(&text, None, to)?;
         jobfile::write_atomically(&service.job_file, &patched.text)?;
     }
-    let version = client
-        .job(&service.job_id)
-        .await?
-        .map(|(h, _)| h.version)
-        .unwrap_or_default();
+    let version = rollout::current_version(client, &service.job_id).await?;
     watch(client, settings, service, version, &eval, display).await?;
     let file = if persist {
         " (and in the job file)"
@@ -233,6 +277,8 @@ fn lowered(mut job: Value, step: u32, floor: u32) -> Option<(Value, u32, u32)> {
     change.map(|(from, to)| (job, from, to))
 }
 
+/// Watches the fixed service come up, through the same routine as every rollout (a
+/// failure is reverted to the newest stable version when there is one).
 async fn watch(
     client: &NomadClient,
     settings: &Settings,
@@ -241,14 +287,22 @@ async fn watch(
     eval: &str,
     display: &RolloutDisplay,
 ) -> anyhow::Result<()> {
-    let result = rollout::watch(
-        client,
-        &service.job_id,
-        version,
-        eval,
-        settings.nomad.deploy_timeout,
-        |p| display.progress(&service.name, p),
-    )
-    .await?;
-    result.map_err(|reason| anyhow::anyhow!(reason))
+    let options = RolloutOptions::new(&settings.nomad, settings.nomad.deploy_timeout, true);
+    let outcome =
+        deploy::watch_and_revert(client, &service.job_id, &service.name, version, eval, options, display)
+            .await?;
+    match outcome {
+        Outcome::Succeeded { .. } | Outcome::Unchanged => Ok(()),
+        Outcome::Reverted {
+            reason,
+            reverted_to,
+            ..
+        } => anyhow::bail!("{reason}; reverted to version {reverted_to}"),
+        Outcome::RevertedByNomad {
+            reason,
+            reverted_to,
+            ..
+        } => anyhow::bail!("{reason}, reverted by Nomad to version {reverted_to}"),
+        Outcome::Failed { reason, .. } => anyhow::bail!(reason),
+    }
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::Context;
 use crate::cli::PatchImageArgs;
-use crate::deploy::{self, PatchedFile, RolloutOptions, ServiceResult};
+use crate::deploy::{self, PatchedFile, RolloutOptions, Rollouts, ServiceResult};
 use crate::error::{usage, CsiError, Kind};
 use crate::journal::Operation;
 use crate::nomad::{jobfile, rollout::Outcome, NomadClient, NomadError};
@@ -42,25 +42,44 @@ pub async fn run(ctx: &Context, args: PatchImageArgs) -> anyhow::Result<()> {
     )?;
     if ctx.global.dry_run {
         let plans = deploy::plan_all(&client, &settings.nomad, files).await?;
-        deploy::show_plans(&ctx.printer, &plans);
+        if ctx.printer.is_json() {
+            let services: Vec<_> = plans
+                .iter()
+                .map(|p| {
+                    json!({
+                        "service": p.file.service.name,
+                        "from": p.file.old_tag,
+                        "to": p.file.new_tag,
+                        "file_changes": p.file.changed(),
+                        "nomad_changes": p.planned.changes(),
+                    })
+                })
+                .collect();
+            ctx.printer
+                .json(&json!({"tag": tag, "dry_run": true, "services": services}));
+        } else {
+            deploy::show_plans(&ctx.printer, &plans);
+        }
         ctx.printer
             .info("dry run: nothing written, nothing submitted");
         return Ok(());
     }
-    let options = RolloutOptions {
-        timeout,
-        revert: !args.no_revert,
-    };
+    let options = RolloutOptions::new(&settings.nomad, timeout, !args.no_revert);
     let params = json!({"tag": tag, "services": services.iter().map(|s| &s.name).collect::<Vec<_>>(), "revert": options.revert});
     let settings = &settings;
     operation::run_locked(settings, "patch-image", params, |op| async move {
         let plans = deploy::plan_all(&client, &settings.nomad, files).await?;
-        deploy::show_plans(&ctx.printer, &plans);
+        if !ctx.printer.is_json() {
+            deploy::show_plans(&ctx.printer, &plans);
+        }
         let changing = plans
             .iter()
             .filter(|p| p.planned.changes() || p.file.changed())
             .count();
         if changing == 0 {
+            if ctx.printer.is_json() {
+                ctx.printer.json(&json!({"tag": tag, "services": []}));
+            }
             return Ok(((), "nothing to change".to_owned()));
         }
         let question = format!(
@@ -73,8 +92,8 @@ pub async fn run(ctx: &Context, args: PatchImageArgs) -> anyhow::Result<()> {
             plan.file.write()?;
         }
         op.step("files_written", json!({"tag": tag}))?;
-        let results = deploy::roll_out_all(&ctx.printer, &client, plans, options, &op).await;
-        summarise(ctx, &op, results)
+        let rollouts = deploy::roll_out_all(&ctx.printer, &client, plans, options, &op).await;
+        summarise(ctx, &op, &tag, rollouts)
     })
     .await
 }
@@ -88,6 +107,9 @@ fn split_words(words: &[String]) -> Result<(Vec<String>, String), CsiError> {
 }
 
 fn show_files(ctx: &Context, files: &[PatchedFile]) {
+    if ctx.printer.is_json() {
+        return;
+    }
     for file in files {
         if file.changed() {
             ctx.printer.data(&file.diff());
@@ -133,19 +155,23 @@ async fn write_only(
 }
 
 /// Puts back the files of services that did not end on the new version, journals and
-/// prints the outcome, and picks the exit code.
+/// prints the outcome (`--output json`: one document), and picks the exit code.
 fn summarise(
     ctx: &Context,
     op: &Operation,
-    results: Vec<(PatchedFile, Result<Outcome, NomadError>)>,
+    tag: &str,
+    rollouts: Rollouts,
 ) -> anyhow::Result<((), String)> {
     let mut worst: Option<Kind> = None;
     let mut lines = Vec::new();
-    for (file, result) in results {
+    let mut results = Vec::new();
+    for (file, result) in rollouts.results {
         let name = file.service.name.clone();
         let (outcome, kind) = match result {
             Ok(outcome @ (Outcome::Succeeded { .. } | Outcome::Unchanged)) => (outcome, None),
-            Ok(outcome @ Outcome::Reverted { .. }) => (outcome, Some(Kind::RolledBack)),
+            Ok(outcome @ (Outcome::Reverted { .. } | Outcome::RevertedByNomad { .. })) => {
+                (outcome, Some(Kind::RolledBack))
+            }
             Ok(outcome @ Outcome::Failed { .. }) => (outcome, Some(Kind::Failed)),
             Err(error) => {
                 let kind = match error {
@@ -161,20 +187,35 @@ fn summarise(
                 )
             }
         };
-        let restore = matches!(outcome, Outcome::Reverted { .. })
-            || matches!(&outcome, Outcome::Failed { version: 0, .. });
+        let restore = matches!(
+            outcome,
+            Outcome::Reverted { .. } | Outcome::RevertedByNomad { .. }
+        ) || matches!(&outcome, Outcome::Failed { version: 0, .. });
         let file_restored = restore && file.changed() && file.restore().is_ok();
         let result = ServiceResult {
             service: name.clone(),
             outcome,
             file_restored,
         };
-        op.step("result", serde_json::to_value(&result).unwrap_or_default())?;
+        op.step("result", serde_json::to_value(&result)?)?;
         lines.push(describe(&result));
+        results.push(result);
         worst = worst.max_by_severity(kind);
     }
-    for line in &lines {
-        ctx.printer.data(line);
+    if ctx.printer.is_json() {
+        ctx.printer.json(&json!({"tag": tag, "services": results}));
+    } else {
+        for line in &lines {
+            ctx.printer.data(line);
+        }
+    }
+    if let Some(error) = rollouts.journal_error {
+        return Err(CsiError::new(
+            Kind::Failed,
+            format!("{error:#}; the rollouts ran to their end: {}", lines.join("; ")),
+        )
+        .with_hint("the journal (state directory) must be writable; `csi env drift` shows what runs now")
+        .into());
     }
     match worst {
         None => Ok(((), format!("rolled out: {}", lines.join("; ")))),
@@ -201,6 +242,14 @@ fn describe(result: &ServiceResult) -> String {
             reason,
         } => format!(
             "{}: version {version} failed ({reason}); reverted to version {reverted_to}{restored}",
+            result.service
+        ),
+        Outcome::RevertedByNomad {
+            version,
+            reverted_to,
+            reason,
+        } => format!(
+            "{}: version {version} failed ({reason}), reverted by Nomad to version {reverted_to}{restored}",
             result.service
         ),
         Outcome::Failed { version: 0, reason } => {

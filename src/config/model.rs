@@ -151,6 +151,13 @@ pub struct NomadFile {
     /// Nomad that only the admin VM or the database host can reach.
     #[serde(default)]
     pub over_ssh: bool,
+    /// The `$VARIABLES` csi renders; default production's envsubst list
+    /// (`CSI_ROOT_DIR CSI_CONFIG_ENV_FILE_CONTENT CSI_SECRETS_ENV_FILE_CONTENT GITLAB_TOKEN_PASSWORD`).
+    pub template_variables: Option<Vec<String>>,
+    /// Restarts a task of a new version may have before csi fails the deployment; default 1.
+    pub restart_budget: Option<u32>,
+    /// How long stopped services may take to be terminal (kill_timeout); default 2m.
+    pub stop_timeout: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

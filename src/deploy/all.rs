@@ -1,6 +1,8 @@
 //! Several services at once: their Nomad plans shown, then rolled out concurrently
 //! with one progress line each. Shared by `patch-image` and `upgrade`.
 
+use std::sync::Mutex;
+
 use serde_json::json;
 
 use super::{roll_out, PatchedFile, RolloutDisplay, RolloutOptions, ServicePlan};
@@ -44,25 +46,33 @@ pub fn show_plans(printer: &Printer, plans: &[ServicePlan]) {
 }
 
 /// Every service at once, one progress line each; every submission journaled as it
-/// happens. Results come back sorted by service name.
+/// happens. Results come back sorted by service name, with the first journal error:
+/// the rollouts are not abandoned mid-watch for it (a failed image is still reverted),
+/// but the caller must report it.
 pub async fn roll_out_all(
     printer: &Printer,
     client: &NomadClient,
     plans: Vec<ServicePlan>,
     options: RolloutOptions,
     op: &Operation,
-) -> Vec<(PatchedFile, Result<Outcome, NomadError>)> {
+) -> Rollouts {
     let names: Vec<String> = plans.iter().map(|p| p.file.service.name.clone()).collect();
     let display = RolloutDisplay::new(printer, &names);
+    let journal_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let rollouts = plans.into_iter().map(|plan| {
-        let display = &display;
+        let (display, journal_error) = (&display, &journal_error);
         async move {
             let name = plan.file.service.name.clone();
             let outcome = roll_out(client, &plan, options, display, |version, eval| {
-                let _ = op.step(
-                    "submitted",
-                    json!({"service": name, "version": version, "eval": eval}),
-                );
+                let step = json!({"service": name, "version": version, "eval": eval});
+                if let Err(e) = op.step("submitted", step) {
+                    let e = anyhow::Error::new(e)
+                        .context(format!("journaling the submission of {name}"));
+                    journal_error
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert(e);
+                }
             })
             .await;
             (plan.file, outcome)
@@ -71,5 +81,15 @@ pub async fn roll_out_all(
     let mut results = futures::future::join_all(rollouts).await;
     display.finish();
     results.sort_by(|a, b| a.0.service.name.cmp(&b.0.service.name));
-    results
+    Rollouts {
+        results,
+        journal_error: journal_error.into_inner().unwrap_or_else(|p| p.into_inner()),
+    }
+}
+
+/// What `roll_out_all` did.
+pub struct Rollouts {
+    pub results: Vec<(PatchedFile, Result<Outcome, NomadError>)>,
+    /// The journal could not record a submission.
+    pub journal_error: Option<anyhow::Error>,
 }

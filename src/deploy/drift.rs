@@ -29,10 +29,11 @@ pub async fn drift_row(client: &NomadClient, service: &Service) -> Result<DriftR
     let job = client.job(&service.job_id).await?;
     let (running_tag, status) = match &job {
         Some((header, _)) => {
+            // "running" only with healthy allocations of the current version.
             let status = if header.stop {
                 "stopped".to_owned()
             } else {
-                header.status.clone()
+                client.service_status(header).await?
             };
             (running_tag(header), status)
         }

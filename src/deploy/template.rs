@@ -3,7 +3,7 @@
 
 use crate::env_vars;
 use crate::error::{usage, CsiError};
-use crate::nomad::jobfile::{render, DEFAULT_TEMPLATE_VARIABLES};
+use crate::nomad::jobfile::render;
 use crate::secret;
 use crate::settings::{NomadSettings, Service};
 
@@ -13,7 +13,8 @@ pub fn render_for_nomad(
     nomad: &NomadSettings,
 ) -> Result<String, CsiError> {
     let values = |name: &str| value_of(name, nomad);
-    render(text, DEFAULT_TEMPLATE_VARIABLES, &values).map_err(|e| {
+    let allowed: Vec<&str> = nomad.template_variables.iter().map(String::as_str).collect();
+    render(text, &allowed, &values).map_err(|e| {
         usage(format!("cannot render {} ({}): {e}", service.name, service.job_file.display()))
             .with_hint("set the variables in the environment, or nomad.template_files / template_values in csi.hcl")
     })

@@ -197,6 +197,68 @@ pub struct AllocationListStub {
     pub desired_status: String,
     #[serde(default)]
     pub deployment_status: Option<AllocDeploymentStatus>,
+    #[serde(rename = "DeploymentID", default)]
+    pub deployment_id: String,
+    #[serde(default)]
+    pub task_states: Option<BTreeMap<String, TaskState>>,
+}
+
+impl AllocationListStub {
+    /// Stopped or finished: its tasks no longer run (a stop is complete only then).
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.client_status.as_str(), "complete" | "failed" | "lost")
+    }
+
+    /// Running and reported healthy by its deployment (or running, without one).
+    pub fn is_healthy(&self) -> bool {
+        self.client_status == "running"
+            && self
+                .deployment_status
+                .as_ref()
+                .map_or(self.deployment_id.is_empty(), |d| d.healthy == Some(true))
+    }
+
+    /// The most restarts of any of its tasks, and the task's latest failure message.
+    pub fn restarts(&self) -> (u64, String) {
+        self.task_states
+            .iter()
+            .flatten()
+            .map(|(task, state)| {
+                let why = state
+                    .events
+                    .iter()
+                    .flatten()
+                    .rev()
+                    .find(|e| !e.display_message.is_empty() && e.kind != "Restarting")
+                    .map(|e| format!("{task}: {}", e.display_message))
+                    .unwrap_or_else(|| task.clone());
+                (state.restarts, why)
+            })
+            .max_by_key(|(restarts, _)| *restarts)
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskState {
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub failed: bool,
+    #[serde(default)]
+    pub restarts: u64,
+    #[serde(default)]
+    pub events: Option<Vec<TaskEvent>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskEvent {
+    #[serde(rename = "Type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub display_message: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -204,6 +266,38 @@ pub struct AllocationListStub {
 pub struct AllocDeploymentStatus {
     #[serde(default)]
     pub healthy: Option<bool>,
+}
+
+/// The answer to `/v1/deployment/fail/:id`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeploymentUpdateResponse {
+    #[serde(rename = "EvalID", default)]
+    pub eval_id: String,
+    /// Set when Nomad rolled the job back itself (the group's `auto_revert`).
+    #[serde(default)]
+    pub reverted_job_version: Option<u64>,
+}
+
+/// `GET /v1/agent/self`: only the version.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AgentSelf {
+    #[serde(default)]
+    pub config: Option<AgentConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AgentConfig {
+    #[serde(default)]
+    pub version: Option<AgentVersion>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AgentVersion {
+    #[serde(default)]
+    pub version: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use super::api::*;
+use super::version::NomadVersion;
 use super::NomadClient;
 
 const RETRIES: u32 = 4;
@@ -279,6 +280,79 @@ impl NomadClient {
     }
 }
 
+impl NomadClient {
+    /// The address of the cluster's leader (`/v1/status/leader`); no leader is an error.
+    pub async fn leader(&self) -> anyhow::Result<String> {
+        let leader: String = self.read("/v1/status/leader").await?.value;
+        if leader.is_empty() {
+            anyhow::bail!("Nomad at {} has no leader", self.address());
+        }
+        Ok(leader)
+    }
+
+    /// The version of the agent csi talks to (`/v1/agent/self` `config.Version`).
+    pub async fn agent_version(&self) -> Result<NomadVersion, NomadError> {
+        let call = "GET /v1/agent/self";
+        let me: AgentSelf = self.read("/v1/agent/self").await?.value;
+        let text = me
+            .config
+            .and_then(|c| c.version)
+            .map(|v| v.version)
+            .unwrap_or_default();
+        NomadVersion::parse(&text).ok_or_else(|| NomadError::Decode {
+            call: call.into(),
+            detail: format!("no Nomad version in the answer (got {text:?})"),
+        })
+    }
+
+    /// `PUT /v1/deployment/fail/:id`: Nomad fails it, and reverts the job itself when
+    /// the group has `auto_revert` (the answer's `RevertedJobVersion`). Never retried.
+    pub async fn fail_deployment(&self, id: &str) -> Result<DeploymentUpdateResponse, NomadError> {
+        let path = format!("/v1/deployment/fail/{id}");
+        let body = json!({ "DeploymentID": id });
+        Ok(self
+            .call(reqwest::Method::PUT, &path, &[], Some(&body), false)
+            .await?
+            .value)
+    }
+
+    pub async fn job_deployments(&self, job_id: &str) -> Result<Vec<Deployment>, NomadError> {
+        let path = format!("/v1/job/{job_id}/deployments");
+        Ok(self.read(&path).await?.value)
+    }
+
+    /// `GET /v1/deployment/allocations/:id`, blocking until its index passes `index`.
+    pub async fn deployment_allocations(
+        &self,
+        id: &str,
+        index: u64,
+        wait: Duration,
+    ) -> Result<Indexed<Vec<AllocationListStub>>, NomadError> {
+        let path = format!("/v1/deployment/allocations/{id}");
+        self.read_blocking(&path, index, wait).await
+    }
+
+    /// `DELETE /v1/job/:id` (not purged: it can be brought back). Stopping a stopped
+    /// job changes nothing, so it is retried.
+    pub async fn stop_job(&self, job_id: &str) -> Result<JobRegisterResponse, NomadError> {
+        let path = format!("/v1/job/{job_id}");
+        Ok(self
+            .call(reqwest::Method::DELETE, &path, &[], None, true)
+            .await?
+            .value)
+    }
+
+    /// `POST /v1/jobs` without EnforceIndex, to bring back a job csi stopped (the same
+    /// definition registered twice makes no new version, so it is retried).
+    pub async fn register_job(&self, job: &Value) -> Result<JobRegisterResponse, NomadError> {
+        let body = json!({ "Job": job });
+        Ok(self
+            .call(reqwest::Method::POST, "/v1/jobs", &[], Some(&body), true)
+            .await?
+            .value)
+    }
+}
+
 fn blocking(index: u64, wait: Duration) -> Vec<(&'static str, String)> {
     if index == 0 {
         return Vec::new();
@@ -289,14 +363,19 @@ fn blocking(index: u64, wait: Duration) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Nomad's texts for "someone changed the job since you read it": EnforceIndex on
+/// register (nomad/job_endpoint.go "Enforcing job modify index") and
+/// EnforcePriorVersion on revert ("Current job has version N; enforcing version M").
+/// Matched anywhere in the body, as the nomad CLI does: through a client agent or a
+/// non-leader server the text comes after `rpc error: `.
+const CONFLICT_TEXTS: &[&str] = &["Enforcing job modify index", "enforcing version"];
+
 fn classify(call: &str, status: u16, body: &str) -> NomadError {
     let call = call.to_owned();
     let body = body.to_owned();
     match status {
         403 => NomadError::Forbidden { call, body },
-        500 if body.starts_with("Enforcing job modify index")
-            || body.contains("enforcing version") =>
-        {
+        _ if CONFLICT_TEXTS.iter().any(|t| body.contains(t)) => {
             NomadError::Conflict { call, body }
         }
         _ => NomadError::Status { call, status, body },

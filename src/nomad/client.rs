@@ -5,12 +5,13 @@
 
 use std::time::Duration;
 
-use anyhow::Context as _;
-
 use crate::error::{usage, CsiError};
 use crate::settings::NomadSettings;
 
 mod tls;
+
+use super::api::JobHeader;
+use super::NomadError;
 
 const TOKEN_HEADER: &str = "X-Nomad-Token";
 
@@ -56,10 +57,6 @@ impl NomadClient {
         &self.address
     }
 
-    fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.request(reqwest::Method::GET, path)
-    }
-
     /// A request to the API with the token header and the namespace/region parameters.
     pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
@@ -76,53 +73,37 @@ impl NomadClient {
         request.query(&query)
     }
 
-    /// The job's status (`pending`, `running`, `dead`), or None when Nomad has no such job.
-    pub async fn job_status(&self, job_id: &str) -> anyhow::Result<Option<String>> {
-        #[derive(serde::Deserialize)]
-        struct JobStatus {
-            #[serde(rename = "Status")]
-            status: String,
+    /// The service's status as an operator means it: `running` only when every task
+    /// group has a running, healthy allocation of the job's current version (Nomad
+    /// itself says `running` as soon as anything is placed, and from 2.0.1 even with
+    /// nothing placed while a deployment is active); `running, not healthy yet`
+    /// otherwise; Nomad's status (`pending`, `dead`) when not running; None when Nomad
+    /// has no such job.
+    pub async fn job_status(&self, job_id: &str) -> Result<Option<String>, NomadError> {
+        match self.job(job_id).await? {
+            Some((header, _)) => Ok(Some(self.service_status(&header).await?)),
+            None => Ok(None),
         }
-        let path = format!("/v1/job/{job_id}");
-        let response = self
-            .get(&path)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach Nomad at {}", self.address))?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            anyhow::bail!("Nomad answered {status} for {path}: {}", body.trim());
-        }
-        let job: JobStatus = serde_json::from_str(&body)
-            .with_context(|| format!("unexpected answer from {}{path}", self.address))?;
-        Ok(Some(job.status))
     }
 
-    /// The address of the cluster's leader (`/v1/status/leader`).
-    pub async fn leader(&self) -> anyhow::Result<String> {
-        let response = self
-            .get("/v1/status/leader")
-            .send()
-            .await
-            .with_context(|| format!("cannot reach Nomad at {}", self.address))?;
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            anyhow::bail!(
-                "Nomad at {} answered {status}: {}",
-                self.address,
-                body.trim()
-            );
+    /// [`job_status`](Self::job_status) for a job already read.
+    pub async fn service_status(&self, header: &JobHeader) -> Result<String, NomadError> {
+        if header.status != "running" || header.stop {
+            return Ok(header.status.clone());
         }
-        let leader: String = serde_json::from_str(&body)
-            .with_context(|| format!("unexpected answer from {}/v1/status/leader", self.address))?;
-        if leader.is_empty() {
-            anyhow::bail!("Nomad at {} has no leader", self.address);
-        }
-        Ok(leader)
+        let allocs = self
+            .job_allocations(&header.id, 0, Duration::ZERO)
+            .await?
+            .value;
+        let healthy = header.task_groups.iter().flatten().all(|group| {
+            allocs.iter().any(|a| {
+                a.task_group == group.name && a.job_version == header.version && a.is_healthy()
+            })
+        });
+        Ok(if healthy {
+            "running".to_owned()
+        } else {
+            "running, not healthy yet".to_owned()
+        })
     }
 }

@@ -7,6 +7,8 @@ pub mod diff;
 pub mod jobfile;
 pub mod rollout;
 pub mod services;
+pub mod version;
 
 pub use calls::{Indexed, NomadError};
 pub use client::NomadClient;
+pub use version::NomadVersion;

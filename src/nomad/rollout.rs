@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::api::{Deployment, JobPlanResponse};
+use super::api::{AllocationListStub, Deployment, JobPlanResponse};
 use super::{NomadClient, NomadError};
 
 /// How long one blocking query waits before csi checks its own deadline.
@@ -47,6 +47,12 @@ pub enum Outcome {
     Unchanged,
     /// Failed; Nomad runs the previous stable version again.
     Reverted {
+        version: u64,
+        reverted_to: u64,
+        reason: String,
+    },
+    /// Failed; Nomad itself rolled the job back (`auto_revert`) to stable `reverted_to`.
+    RevertedByNomad {
         version: u64,
         reverted_to: u64,
         reason: String,
@@ -117,59 +123,164 @@ pub async fn register(
     }
 }
 
-async fn current_version(client: &NomadClient, job_id: &str) -> Result<u64, NomadError> {
-    Ok(client
+/// The job's version as Nomad has it now; a job that vanished is an error (never
+/// "version 0").
+pub async fn current_version(client: &NomadClient, job_id: &str) -> Result<u64, NomadError> {
+    client
         .job(job_id)
         .await?
         .map(|(h, _)| h.version)
-        .unwrap_or_default())
+        .ok_or_else(|| NomadError::Status {
+            call: format!("GET /v1/job/{job_id}"),
+            status: 404,
+            body: "the job is no longer in Nomad (stopped and purged meanwhile?)".into(),
+        })
+}
+
+/// How long csi watches, and how many restarts a task of the new version may have
+/// before csi calls the rollout failed (without waiting for Nomad's progress deadline).
+#[derive(Debug, Clone, Copy)]
+pub struct WatchOptions {
+    pub timeout: Duration,
+    pub restart_budget: u32,
+}
+
+/// How a watched rollout ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Watched {
+    /// The deployment succeeded (or, without one, every allocation runs).
+    Healthy,
+    /// Failed, timed out, or csi failed it; the job still holds the new version.
+    Failed(String),
+    /// The deployment failed and Nomad reverted the job itself (`auto_revert`): the
+    /// spec of stable version `to` runs again, as a new version.
+    RevertedByNomad { reason: String, to: u64 },
 }
 
 /// Watches the rollout of `version` (registered with evaluation `eval_id`) until it
-/// succeeds, fails or `timeout` passes.
+/// succeeds, fails or `timeout` passes. The new allocations are watched too: one that
+/// fails, or a task restarted more than `restart_budget` times, makes csi fail the
+/// deployment at once (`/v1/deployment/fail/:id`) instead of waiting for Nomad's
+/// progress deadline (10 minutes by default), so a broken image is caught in seconds.
 pub async fn watch(
     client: &NomadClient,
     job_id: &str,
     version: u64,
     eval_id: &str,
-    timeout: Duration,
+    options: WatchOptions,
     mut on_progress: impl FnMut(&Progress),
-) -> Result<Result<(), String>, NomadError> {
-    let deadline = Instant::now() + timeout;
+) -> Result<Watched, NomadError> {
+    let deadline = Instant::now() + options.timeout;
     let Some(mut current) =
         find_deployment(client, job_id, version, eval_id, deadline, &mut on_progress).await?
     else {
-        return watch_allocations(client, job_id, version, deadline, &mut on_progress).await;
+        return watch_allocations(client, job_id, version, deadline, options, &mut on_progress)
+            .await;
     };
-    let mut index = 1;
+    let (mut dep_index, mut alloc_index) = (1, 1);
     loop {
-        let progress = progress_of(&current);
-        on_progress(&progress);
+        on_progress(&progress_of(&current));
         if current.is_terminal() {
-            return Ok(if current.status == "successful" {
-                Ok(())
-            } else {
-                Err(format!(
-                    "deployment {}: {}",
-                    current.status, current.status_description
-                ))
-            });
+            return Ok(ended(&current));
+        }
+        let allocs = client
+            .deployment_allocations(&current.id, 0, BLOCKING_WAIT)
+            .await?;
+        alloc_index = alloc_index.max(allocs.index);
+        let ours: Vec<_> = allocs
+            .value
+            .iter()
+            .filter(|a| a.job_version == version)
+            .collect();
+        if let Some(bad) = over_budget(&ours, options.restart_budget) {
+            return fail(client, &current.id, bad).await;
         }
         if Instant::now() > deadline {
             let pending = placement_failure(&client.job_evaluations(job_id).await?)
                 .map(|p| format!(" ({p})"))
                 .unwrap_or_default();
-            return Ok(Err(format!(
+            let reason = format!(
                 "timed out after {} with the deployment still {}{pending}",
-                humantime::format_duration(timeout),
+                humantime::format_duration(options.timeout),
                 current.status
-            )));
+            );
+            return fail(client, &current.id, reason).await;
         }
-        let answer = client
-            .deployment(&current.id, index, BLOCKING_WAIT.min(remaining(deadline)))
-            .await?;
-        index = answer.index.max(index);
-        current = answer.value;
+        let wait = BLOCKING_WAIT.min(remaining(deadline));
+        tokio::select! {
+            answer = client.deployment(&current.id, dep_index, wait) => {
+                let answer = answer?;
+                dep_index = answer.index.max(dep_index);
+                current = answer.value;
+            }
+            answer = client.deployment_allocations(&current.id, alloc_index, wait) => {
+                alloc_index = answer?.index.max(alloc_index);
+                current = client.deployment(&current.id, 0, wait).await?.value;
+            }
+        }
+    }
+}
+
+/// The outcome a terminal deployment says: Nomad's own rollback is named in its
+/// description (deploymentwatcher `DeploymentStatusDescriptionRollback`: "... - rolling
+/// back to job version N").
+fn ended(deployment: &Deployment) -> Watched {
+    if deployment.status == "successful" {
+        return Watched::Healthy;
+    }
+    let description = &deployment.status_description;
+    let reason = format!("deployment {}: {description}", deployment.status);
+    match rolled_back_to(description) {
+        Some(to) => Watched::RevertedByNomad { reason, to },
+        None => Watched::Failed(reason),
+    }
+}
+
+fn rolled_back_to(description: &str) -> Option<u64> {
+    let (_, rest) = description.split_once("rolling back to job version ")?;
+    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+/// The first allocation of the new version that failed, or whose task restarted more
+/// than `budget` times, described.
+fn over_budget(ours: &[&AllocationListStub], budget: u32) -> Option<String> {
+    ours.iter().find_map(|a| {
+        let (restarts, why) = a.restarts();
+        if a.client_status == "failed" {
+            Some(format!("allocation {} failed ({why})", short(&a.id)))
+        } else if restarts > u64::from(budget) {
+            Some(format!(
+                "allocation {}: restarted {restarts} times, more than the budget of {budget} ({why})",
+                short(&a.id)
+            ))
+        } else {
+            None
+        }
+    })
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+/// csi fails the deployment itself; Nomad reverts the job when the group has
+/// `auto_revert` (`RevertedJobVersion`). A deployment that ended meanwhile speaks
+/// for itself.
+async fn fail(client: &NomadClient, deployment_id: &str, reason: String) -> Result<Watched, NomadError> {
+    match client.fail_deployment(deployment_id).await {
+        Ok(answer) => Ok(match answer.reverted_job_version {
+            Some(to) => Watched::RevertedByNomad { reason, to },
+            None => Watched::Failed(reason),
+        }),
+        Err(NomadError::Status { .. }) => {
+            let now = client.deployment(deployment_id, 0, BLOCKING_WAIT).await?.value;
+            Ok(match ended(&now) {
+                Watched::Healthy => Watched::Failed(reason),
+                Watched::RevertedByNomad { to, .. } => Watched::RevertedByNomad { reason, to },
+                Watched::Failed(_) => Watched::Failed(reason),
+            })
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -274,15 +385,18 @@ async fn watch_allocations(
     job_id: &str,
     version: u64,
     deadline: Instant,
+    options: WatchOptions,
     on_progress: &mut impl FnMut(&Progress),
-) -> Result<Result<(), String>, NomadError> {
+) -> Result<Watched, NomadError> {
     let mut index = 1;
     loop {
-        let answer = client.job_allocations(job_id, index, BLOCKING_WAIT).await?;
+        let answer = client
+            .job_allocations(job_id, index, BLOCKING_WAIT.min(remaining(deadline)))
+            .await?;
         let ours: Vec<_> = answer
             .value
             .iter()
-            .filter(|a| a.job_version == version)
+            .filter(|a| a.job_version == version && a.desired_status == "run")
             .collect();
         let running = ours.iter().filter(|a| a.client_status == "running").count() as i64;
         let failed = ours.iter().filter(|a| a.client_status == "failed").count() as i64;
@@ -293,14 +407,16 @@ async fn watch_allocations(
             unhealthy: failed,
             desired: ours.len() as i64,
         });
-        if failed > 0 {
-            return Ok(Err(format!("{failed} allocation(s) failed")));
+        if let Some(bad) = over_budget(&ours, options.restart_budget) {
+            return Ok(Watched::Failed(bad));
         }
         if !ours.is_empty() && running == ours.len() as i64 {
-            return Ok(Ok(()));
+            return Ok(Watched::Healthy);
         }
         if Instant::now() > deadline {
-            return Ok(Err("timed out waiting for the allocations to run".into()));
+            return Ok(Watched::Failed(
+                "timed out waiting for the allocations to run".into(),
+            ));
         }
         index = answer.index.max(index + 1);
     }
@@ -336,4 +452,19 @@ pub async fn revert(
     };
     client.revert_job(job_id, stable.version, version).await?;
     Ok(Some(stable.version))
+}
+
+/// Whether Nomad rolled `version` back itself: the latest deployment of that version
+/// failed "... - rolling back to job version N". N, if so.
+pub async fn reverted_by_nomad(
+    client: &NomadClient,
+    job_id: &str,
+    version: u64,
+) -> Result<Option<u64>, NomadError> {
+    let deployments: Vec<Deployment> = client.job_deployments(job_id).await?;
+    Ok(deployments
+        .iter()
+        .filter(|d| d.job_version == version && d.status == "failed")
+        .max_by_key(|d| d.create_index)
+        .and_then(|d| rolled_back_to(&d.status_description)))
 }

@@ -1,11 +1,20 @@
 //! Stopping the orchestrator services around an operation that needs them quiet (a
 //! database restore), and bringing back exactly those that were running.
+//!
+//! A stop is complete only when every allocation of the job is terminal: Nomad
+//! answers the DELETE (and reads the job `dead`) at once, while the tasks run until they
+//! exit, up to their `kill_timeout` (45 s for job-configuration), still holding their
+//! database connections.
 
-use anyhow::Context as _;
+use std::time::{Duration, Instant};
+
 use serde_json::Value;
 
-use super::NomadClient;
+use super::{NomadClient, NomadError};
 use crate::settings::Service;
+
+/// How long one blocking query waits before the overall deadline is checked.
+const BLOCKING_WAIT: Duration = Duration::from_secs(5);
 
 /// A service csi stopped, with the job definition to bring it back.
 #[derive(Debug, Clone)]
@@ -13,65 +22,6 @@ pub struct StoppedService {
     pub name: String,
     pub job_id: String,
     job: Value,
-}
-
-impl NomadClient {
-    /// The job's full definition, or None when Nomad has no such job.
-    pub async fn read_job(&self, job_id: &str) -> anyhow::Result<Option<Value>> {
-        let path = format!("/v1/job/{job_id}");
-        let response = self
-            .request(reqwest::Method::GET, &path)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach Nomad at {}", self.address()))?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let response = checked(response, &path).await?;
-        Ok(Some(
-            response
-                .json()
-                .await
-                .with_context(|| format!("decoding {path}"))?,
-        ))
-    }
-
-    /// Stops the job (`DELETE /v1/job/:id`, not purged: it can be brought back).
-    pub async fn stop_job(&self, job_id: &str) -> anyhow::Result<()> {
-        let path = format!("/v1/job/{job_id}");
-        let response = self
-            .request(reqwest::Method::DELETE, &path)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach Nomad at {}", self.address()))?;
-        checked(response, &path).await?;
-        Ok(())
-    }
-
-    /// Registers a job definition (`POST /v1/jobs`).
-    pub async fn register_job(&self, job: &Value) -> anyhow::Result<Value> {
-        let path = "/v1/jobs";
-        let response = self
-            .request(reqwest::Method::POST, path)
-            .json(&serde_json::json!({ "Job": job }))
-            .send()
-            .await
-            .with_context(|| format!("cannot reach Nomad at {}", self.address()))?;
-        let response = checked(response, path).await?;
-        response
-            .json()
-            .await
-            .context("decoding the register response")
-    }
-}
-
-async fn checked(response: reqwest::Response, path: &str) -> anyhow::Result<reqwest::Response> {
-    let status = response.status();
-    if status.is_success() {
-        return Ok(response);
-    }
-    let body = response.text().await.unwrap_or_default();
-    anyhow::bail!("Nomad answered {status} for {path}: {}", body.trim())
 }
 
 /// Stopping failed partway: the error, and the services to bring back.
@@ -84,22 +34,27 @@ pub struct PartialStop {
     pub error: anyhow::Error,
 }
 
-/// Stops every configured service that is running; returns what was stopped, or on a
-/// failure what must be brought back.
+/// Stops every configured service that is running, then waits (up to `timeout`) until
+/// all their allocations are terminal; returns what was stopped, or on a failure (a
+/// stop refused, or tasks still running at the deadline) what must be brought back.
 pub async fn stop_running(
     client: &NomadClient,
     services: &[Service],
+    timeout: Duration,
 ) -> Result<Vec<StoppedService>, PartialStop> {
     let mut stopped = Vec::new();
     for service in services {
-        let job = match client.read_job(&service.job_id).await {
-            Ok(Some(job)) => job,
+        let (header, job) = match client.job(&service.job_id).await {
+            Ok(Some(found)) => found,
             Ok(None) => continue,
-            Err(error) => return Err(PartialStop { stopped, error }),
+            Err(error) => {
+                return Err(PartialStop {
+                    stopped,
+                    error: error.into(),
+                })
+            }
         };
-        let running = job.get("Status").and_then(Value::as_str) == Some("running")
-            && job.get("Stop").and_then(Value::as_bool) != Some(true);
-        if !running {
+        if header.status != "running" || header.stop {
             continue;
         }
         let result = client.stop_job(&service.job_id).await;
@@ -109,11 +64,46 @@ pub async fn stop_running(
             job,
         });
         if let Err(error) = result {
-            let error = error.context(format!("stopping {}", service.name));
+            let error = anyhow::Error::new(error).context(format!("stopping {}", service.name));
             return Err(PartialStop { stopped, error });
         }
     }
+    if let Err(error) = wait_terminal(client, &stopped, timeout).await {
+        return Err(PartialStop { stopped, error });
+    }
     Ok(stopped)
+}
+
+/// Blocks until no allocation of the stopped jobs still runs, or `timeout` passes.
+async fn wait_terminal(
+    client: &NomadClient,
+    stopped: &[StoppedService],
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    for service in stopped {
+        let mut index = 1;
+        loop {
+            let wait = BLOCKING_WAIT.min(deadline.saturating_duration_since(Instant::now()));
+            let answer = client
+                .job_allocations(&service.job_id, index, wait.max(Duration::from_millis(100)))
+                .await?;
+            let running = answer.value.iter().filter(|a| !a.is_terminal()).count();
+            if running == 0 {
+                break;
+            }
+            if Instant::now() >= deadline {
+                anyhow::bail!(
+                    "{} still has {running} allocation(s) running {} after the stop \
+                     (their tasks outlive kill_timeout?); nothing was restored",
+                    service.name,
+                    humantime::format_duration(timeout)
+                );
+            }
+            index = answer.index.max(index + 1);
+        }
+    }
+    Ok(())
 }
 
 /// Brings back the services `stop_running` stopped, as they were.
@@ -126,7 +116,7 @@ pub async fn restart(client: &NomadClient, stopped: &[StoppedService]) -> anyhow
         client
             .register_job(&job)
             .await
-            .with_context(|| format!("restarting {}", service.name))?;
+            .map_err(|e: NomadError| anyhow::Error::new(e).context(format!("restarting {}", service.name)))?;
     }
     Ok(())
 }

@@ -75,15 +75,13 @@ async fn service_health(
         .iter()
         .filter(|a| a.desired_status == "run" && a.job_version == header.version)
         .collect();
-    let healthy = live
-        .iter()
-        .filter(|a| {
-            a.client_status == "running"
-                && a.deployment_status.as_ref().and_then(|d| d.healthy) != Some(false)
-        })
-        .count();
+    let healthy = live.iter().filter(|a| a.is_healthy()).count();
+    // Nomad says `running` once anything is placed (2.0.1+: while a deployment is
+    // active, placed or not); a service is up only with healthy allocations.
     let status = if header.stop {
         "stopped".to_owned()
+    } else if header.status == "running" && (live.is_empty() || healthy < live.len()) {
+        "running, not healthy yet".to_owned()
     } else {
         header.status.clone()
     };

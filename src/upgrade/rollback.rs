@@ -37,7 +37,11 @@ pub async fn roll_back_all(runner: &Runner<'_>, progress: &Progress) -> Vec<Roll
     let rollbacks = services.into_iter().map(|(service, tag)| {
         let display = &display;
         async move {
-            let nomad = in_nomad(runner.nomad, &service, &tag, runner.timeout, display).await;
+            let options = rollout::WatchOptions {
+                timeout: runner.timeout,
+                restart_budget: runner.settings.nomad.restart_budget,
+            };
+            let nomad = in_nomad(runner.nomad, &service, &tag, options, display).await;
             let file = in_file(&service, &tag);
             let (nomad, mut error) = match nomad {
                 Ok(what) => (what, None),
@@ -77,7 +81,7 @@ async fn in_nomad(
     client: &NomadClient,
     service: &Service,
     tag: &str,
-    timeout: std::time::Duration,
+    options: rollout::WatchOptions,
     display: &RolloutDisplay,
 ) -> Result<String, String> {
     let name = &service.name;
@@ -102,26 +106,25 @@ async fn in_nomad(
         .revert_job(&service.job_id, earlier.version, header.version)
         .await
         .map_err(failed)?;
-    let now = client
-        .job(&service.job_id)
+    let now = rollout::current_version(client, &service.job_id)
         .await
-        .map_err(failed)?
-        .map(|(h, _)| h.version)
-        .unwrap_or_default();
-    let watched = rollout::watch(client, &service.job_id, now, "", timeout, |p| {
+        .map_err(failed)?;
+    let watched = rollout::watch(client, &service.job_id, now, "", options, |p| {
         display.progress(name, p)
     })
     .await
     .map_err(failed)?;
     match watched {
-        Ok(()) => {
+        rollout::Watched::Healthy => {
             display.update(name, &format!("back on {tag}"));
             Ok(format!("reverted to version {} ({tag})", earlier.version))
         }
-        Err(reason) => Err(format!(
-            "reverted to version {} but it did not come up: {reason}",
-            earlier.version
-        )),
+        rollout::Watched::Failed(reason) | rollout::Watched::RevertedByNomad { reason, .. } => {
+            Err(format!(
+                "reverted to version {} but it did not come up: {reason}",
+                earlier.version
+            ))
+        }
     }
 }
 

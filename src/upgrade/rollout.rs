@@ -33,12 +33,13 @@ pub async fn run(
         plan.file.write()?;
     }
     op.step("files_written", json!({ "tag": progress.tag }))?;
-    let options = RolloutOptions {
-        timeout: runner.timeout,
-        revert: true,
-    };
-    let results = deploy::roll_out_all(runner.printer, runner.nomad, plans, options, op).await;
-    let failures = failures(&results);
+    let options = RolloutOptions::new(&settings.nomad, runner.timeout, true);
+    let rollouts = deploy::roll_out_all(runner.printer, runner.nomad, plans, options, op).await;
+    let results = rollouts.results;
+    let mut failures = failures(&results);
+    if let Some(error) = rollouts.journal_error {
+        failures.push(format!("{error:#}"));
+    }
     for (file, result) in &results {
         let outcome = match result {
             Ok(outcome) => outcome.clone(),
@@ -52,7 +53,7 @@ pub async fn run(
             outcome,
             file_restored: false,
         };
-        op.step("result", serde_json::to_value(&result).unwrap_or_default())?;
+        op.step("result", serde_json::to_value(&result)?)?;
     }
     if failures.is_empty() {
         verify(runner, progress).await?;
@@ -84,7 +85,11 @@ fn failures(results: &[(PatchedFile, Result<Outcome, NomadError>)]) -> Vec<Strin
             let name = &file.service.name;
             match result {
                 Ok(Outcome::Succeeded { .. } | Outcome::Unchanged) => None,
-                Ok(Outcome::Reverted { reason, .. } | Outcome::Failed { reason, .. }) => {
+                Ok(
+                    Outcome::Reverted { reason, .. }
+                    | Outcome::RevertedByNomad { reason, .. }
+                    | Outcome::Failed { reason, .. },
+                ) => {
                     Some(format!("{name}: {reason}"))
                 }
                 Err(e) => Some(format!("{name}: {e}")),

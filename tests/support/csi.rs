@@ -315,7 +315,7 @@ environment "sandbox" {{
       CSI_ROOT_DIR                 = "/opt/csi"
       CSI_CONFIG_ENV_FILE_CONTENT  = "CSI_ENVIRONMENT=test"
       CSI_SECRETS_ENV_FILE_CONTENT = "CSI_DATABASE_PASSWORD=test"
-      CSI_REGISTRY_TOKEN           = "test-registry-token"
+      GITLAB_TOKEN_PASSWORD        = "test-registry-token"
     }}
   }}
   database {{

@@ -470,13 +470,18 @@ fn succeed_deployment(store: &mut Store, dep_id: &str, tx: &mut Tx, now: i64) {
 }
 
 /// Fails a deployment and, when a group asks for it, reverts to the latest stable version.
-pub fn fail_deployment(store: &mut Store, dep_id: &str, why: &str, tx: &mut Tx, now: i64) {
+/// Returns the stable version rolled back to, if any (`RevertedJobVersion`).
+pub fn fail_deployment(
+    store: &mut Store,
+    dep_id: &str,
+    why: &str,
+    tx: &mut Tx,
+    now: i64,
+) -> Option<u64> {
     let idx = tx.idx(store);
-    let Some(d) = store.deployments.get(dep_id).cloned() else {
-        return;
-    };
+    let d = store.deployments.get(dep_id).cloned()?;
     if !is_active(&d) {
-        return;
+        return None;
     }
     let mut description = why.to_string();
     let mut revert_to = None;
@@ -494,19 +499,22 @@ pub fn fail_deployment(store: &mut Store, dep_id: &str, why: &str, tx: &mut Tx, 
                 )),
                 Some(v) => {
                     description.push_str(&format!(" - rolling back to job version {}", u64_field(v, "Version")));
-                    revert_to = Some(jobspec::spec(v));
+                    revert_to = Some((u64_field(v, "Version"), jobspec::spec(v)));
                 }
             }
         }
     }
     end_deployment(store, dep_id, "failed", &description, idx, now);
-    if let Some(job) = revert_to {
-        let opts = RegisterOpts {
-            triggered_by: "deployment-watcher",
-            ..RegisterOpts::default()
-        };
-        if let Err(e) = store.register(&d.namespace, job, &opts, now) {
+    let (version, job) = revert_to?;
+    let opts = RegisterOpts {
+        triggered_by: "deployment-watcher",
+        ..RegisterOpts::default()
+    };
+    match store.register(&d.namespace, job, &opts, now) {
+        Ok(_) => Some(version),
+        Err(e) => {
             tracing::warn!("auto-revert of {} failed: {}", d.job_id, e.message);
+            None
         }
     }
 }

@@ -266,7 +266,9 @@ pub async fn fail_deployment(
         return Err(ApiError::new(500, "can't fail terminal deployment"));
     }
     let mut tx = scheduler::Tx::default();
-    scheduler::fail_deployment(
+    // nomad/deploymentwatcher FailDeployment: "Deployment marked as failed", with the
+    // group's auto_revert the rollback, and its version in RevertedJobVersion.
+    let reverted = scheduler::fail_deployment(
         &mut store,
         &id,
         "Deployment marked as failed",
@@ -277,7 +279,7 @@ pub async fn fail_deployment(
     app.commit(&store);
     let body = json!({
         "EvalID": "", "EvalCreateIndex": 0, "DeploymentModifyIndex": idx,
-        "RevertedJobVersion": null, "Index": idx,
+        "RevertedJobVersion": reverted, "Index": idx,
     });
     Ok(json_reply(idx, &body, params.pretty()))
 }

@@ -5,9 +5,12 @@ use serde_json::{json, Value};
 
 use super::Context;
 use crate::cli::PatchImageArgs;
-use crate::deploy::RolloutDisplay;
+use super::Severity;
+use crate::deploy::{self, RolloutDisplay, RolloutOptions};
 use crate::error::{precondition, CsiError, Kind};
-use crate::nomad::{rollout, NomadClient};
+use crate::journal::Operation;
+use crate::nomad::rollout::{self, Outcome};
+use crate::nomad::{NomadClient, NomadError};
 use crate::operation;
 use crate::settings::{Service, Settings};
 
@@ -51,6 +54,7 @@ pub async fn run(
         return Ok(());
     }
     let params = json!({"tag": tag, "live": true, "services": services.iter().map(|s| &s.name).collect::<Vec<_>>()});
+    let options = RolloutOptions::new(&settings.nomad, timeout, true);
     operation::run_locked(settings, "patch-image", params, |op| async move {
         ctx.prompter.confirm(
             &format!("Patch {} running job(s) live?", live.len()),
@@ -59,44 +63,87 @@ pub async fn run(
         )?;
         let names: Vec<String> = live.iter().map(|l| l.0.name.clone()).collect();
         let display = RolloutDisplay::new(&ctx.printer, &names);
+        let rollouts = live.iter().map(|(service, index, _, job)| {
+            let (display, client, op) = (&display, &client, &op);
+            async move {
+                let result = patch_one(client, service, *index, job, options, display, op).await;
+                (service.name.clone(), result)
+            }
+        });
+        let results = futures::future::join_all(rollouts).await;
+        display.finish();
         let mut failures = Vec::new();
-        for (service, index, _, job) in &live {
-            let response = client
-                .register_enforced(&service.job_id, job, *index, None)
-                .await?;
-            let version = client
-                .job(&service.job_id)
-                .await?
-                .map(|(h, _)| h.version)
-                .unwrap_or_default();
-            op.step(
-                "submitted_live",
-                json!({"service": service.name, "version": version}),
-            )?;
-            let watched = rollout::watch(
-                &client,
-                &service.job_id,
-                version,
-                &response.eval_id,
-                timeout,
-                |p| display.progress(&service.name, p),
-            )
-            .await?;
-            if let Err(reason) = watched {
-                failures.push(format!("{}: {reason}", service.name));
+        let mut worst = None;
+        for (name, result) in results {
+            let (line, kind) = match result {
+                Ok(Outcome::Succeeded { version }) => (format!("{name}: version {version} rolled out live"), None),
+                Ok(Outcome::Unchanged) => (format!("{name}: unchanged"), None),
+                Ok(Outcome::Reverted { version, reverted_to, reason }) => (
+                    format!("{name}: version {version} failed ({reason}); reverted to version {reverted_to}"),
+                    Some(Kind::RolledBack),
+                ),
+                Ok(Outcome::RevertedByNomad { version, reverted_to, reason }) => (
+                    format!("{name}: version {version} failed ({reason}), reverted by Nomad to version {reverted_to}"),
+                    Some(Kind::RolledBack),
+                ),
+                Ok(Outcome::Failed { version, reason }) => {
+                    (format!("{name}: version {version} failed ({reason})"), Some(Kind::Failed))
+                }
+                Err(e) => {
+                    let kind = match e.downcast_ref::<NomadError>() {
+                        Some(NomadError::Conflict { .. }) => Kind::Precondition,
+                        _ => Kind::Failed,
+                    };
+                    (format!("{name}: {e:#}"), Some(kind))
+                }
+            };
+            ctx.printer.data(&line);
+            if let Some(kind) = kind {
+                failures.push(line);
+                worst = worst.max_by_severity(Some(kind));
             }
         }
-        display.finish();
-        if failures.is_empty() {
-            Ok((
+        match worst {
+            None => Ok((
                 (),
                 "patched live; the job files still hold the old tag".to_owned(),
-            ))
-        } else {
-            Err(CsiError::new(Kind::Failed, failures.join("; ")).into())
+            )),
+            Some(kind) => Err(CsiError::new(kind, failures.join("; ")).into()),
         }
     })
     .await
+}
+
+/// Registers one patched running job (EnforceIndex at the index it was read at),
+/// journals it, then watches it and reverts it on failure, as every rollout does.
+async fn patch_one(
+    client: &NomadClient,
+    service: &Service,
+    index: u64,
+    job: &Value,
+    options: RolloutOptions,
+    display: &RolloutDisplay,
+    op: &Operation,
+) -> anyhow::Result<Outcome> {
+    display.update(&service.name, "registering");
+    let response = client
+        .register_enforced(&service.job_id, job, index, None)
+        .await?;
+    let version = rollout::current_version(client, &service.job_id).await?;
+    op.step(
+        "submitted_live",
+        json!({"service": service.name, "version": version}),
+    )?;
+    Ok(deploy::watch_and_revert(
+        client,
+        &service.job_id,
+        &service.name,
+        version,
+        &response.eval_id,
+        options,
+        display,
+    )
+    .await?)
 }
 
 /// Every task image of the job with its tag replaced; returns the changes.

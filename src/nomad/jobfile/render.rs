@@ -27,7 +27,7 @@ pub const DEFAULT_TEMPLATE_VARIABLES: &[&str] = &[
     "CSI_ROOT_DIR",
     "CSI_CONFIG_ENV_FILE_CONTENT",
     "CSI_SECRETS_ENV_FILE_CONTENT",
-    "CSI_REGISTRY_TOKEN",
+    "GITLAB_TOKEN_PASSWORD",
 ];
 
 /// An allow-listed variable referenced by the file but given no value.
@@ -277,7 +277,7 @@ mod tests {
         match name {
             "CSI_ROOT_DIR" => Some("/opt/csi".into()),
             "CSI_CONFIG_ENV_FILE_CONTENT" => Some("A=1\nB=\"two\"\n".into()),
-            "CSI_REGISTRY_TOKEN" => Some("s3cr\"t\\${x}".into()),
+            "GITLAB_TOKEN_PASSWORD" => Some("s3cr\"t\\${x}".into()),
             "EMPTY" => Some(String::new()),
             _ => None,
         }
@@ -289,7 +289,7 @@ mod tests {
             &[
                 "CSI_ROOT_DIR",
                 "CSI_CONFIG_ENV_FILE_CONTENT",
-                "CSI_REGISTRY_TOKEN",
+                "GITLAB_TOKEN_PASSWORD",
                 "EMPTY",
                 "MISSING",
                 "OTHER",
@@ -303,7 +303,7 @@ mod tests {
         assert_eq!(r("a = \"$CSI_ROOT_DIR/x\"").unwrap(), "a = \"/opt/csi/x\"");
         assert_eq!(r("a = \"${CSI_ROOT_DIR}x\"").unwrap(), "a = \"/opt/csix\"");
         assert_eq!(
-            r("p = \"$CSI_REGISTRY_TOKEN\"").unwrap(),
+            r("p = \"$GITLAB_TOKEN_PASSWORD\"").unwrap(),
             r#"p = "s3cr\"t\\$${x}""#
         );
         assert_eq!(
