@@ -523,7 +523,9 @@ fn nomad(
         restart_budget: n.restart_budget.unwrap_or(DEFAULT_RESTART_BUDGET),
         stop_timeout: match &n.stop_timeout {
             Some(text) => humantime::parse_duration(text).map_err(|e| {
-                usage(format!("nomad.stop_timeout `{text}` is not a duration: {e}"))
+                usage(format!(
+                    "nomad.stop_timeout `{text}` is not a duration: {e}"
+                ))
             })?,
             None => DEFAULT_STOP_TIMEOUT,
         },

@@ -167,7 +167,43 @@ const ALLOCATION_LIST_STUB: Schema = &[
     ("PreemptedByAllocation", "string"),
     ("RescheduleTracker", "map"),
     ("TaskGroup", "string"),
-    ("TaskStates", "map"),
+    ("TaskStates", "map:TaskState"),
+];
+const TASK_STATE: Schema = &[
+    ("Events", "array:TaskEvent"),
+    ("Failed", "boolean"),
+    ("FinishedAt", "string"),
+    ("LastRestart", "string"),
+    ("Restarts", "integer"),
+    ("StartedAt", "string"),
+    ("State", "string"),
+    ("TaskHandle", "map"),
+];
+const TASK_EVENT: Schema = &[
+    ("Details", "map"),
+    ("DiskLimit", "integer"),
+    ("DisplayMessage", "string"),
+    ("DownloadError", "string"),
+    ("DriverError", "string"),
+    ("DriverMessage", "string"),
+    ("ExitCode", "integer"),
+    ("FailedSibling", "string"),
+    ("FailsTask", "boolean"),
+    ("GenericSource", "string"),
+    ("KillError", "string"),
+    ("KillReason", "string"),
+    ("KillTimeout", "integer"),
+    ("Message", "string"),
+    ("RestartReason", "string"),
+    ("SetupError", "string"),
+    ("Signal", "integer"),
+    ("StartDelay", "integer"),
+    ("TaskSignal", "string"),
+    ("TaskSignalReason", "string"),
+    ("Time", "integer"),
+    ("Type", "string"),
+    ("ValidationError", "string"),
+    ("VaultError", "string"),
 ];
 const ALLOC_DEPLOYMENT_STATUS: Schema = &[
     ("Canary", "boolean"),
@@ -241,6 +277,8 @@ fn schema(name: &str) -> Schema {
         "TaskGroup" => TASK_GROUP,
         "Task" => TASK,
         "Resources" => RESOURCES,
+        "TaskState" => TASK_STATE,
+        "TaskEvent" => TASK_EVENT,
         other => panic!("no schema {other}"),
     }
 }
@@ -384,12 +422,15 @@ fn the_double_answers_in_the_shapes_csi_decodes() {
             "monitor",
             version,
             &eval,
-            std::time::Duration::from_secs(10),
+            csi_ops::nomad::rollout::WatchOptions {
+                timeout: std::time::Duration::from_secs(10),
+                restart_budget: 1,
+            },
             |_| {},
         )
         .await
         .unwrap();
-        assert!(watched.is_ok(), "{watched:?}");
+        assert_eq!(watched, csi_ops::nomad::rollout::Watched::Healthy);
         assert!(!client.job_versions("monitor").await.unwrap().is_empty());
         assert!(!client.job_evaluations("monitor").await.unwrap().is_empty());
     });

@@ -3,9 +3,9 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use support::patch_bed::{bed, deploy_all, file_tag, running_image};
+use support::patch_bed::{bed, deploy_all, file_tag, running_image, NOMAD_VERSIONS};
 
 #[test]
 fn six_services_roll_out_concurrently() {
@@ -266,4 +266,265 @@ fn no_submit_rewrites_the_file_and_leaves_nomad_alone() {
         running_image(&bed.nomad.address, "monitor").unwrap(),
         running
     );
+}
+
+/// Against production's Nomad and the current one, with Nomad's defaults (no update
+/// block: healthy_deadline 5m, progress_deadline 10m, no auto-revert): a broken image of
+/// every service is caught from its allocations, the deployments failed by csi and the
+/// services reverted, well under a minute (Nomad alone would wait 10 minutes).
+#[test]
+fn a_broken_image_of_each_service_is_reverted_in_seconds_on_every_version() {
+    std::thread::scope(|scope| {
+        for version in NOMAD_VERSIONS {
+            scope.spawn(move || {
+                let bed = bed(&[
+                    "--nomad-version",
+                    version,
+                    "--fail-image-pattern",
+                    "baadf00d",
+                    "--cpu-capacity",
+                    "20000",
+                    "--deploy-seconds",
+                    "1",
+                ]);
+                deploy_all(&bed);
+                let before: Vec<Option<String>> = support::nomad::SERVICES
+                    .iter()
+                    .map(|job| running_image(&bed.nomad.address, job))
+                    .collect();
+                let started = Instant::now();
+                let run = bed.env.csi(&[
+                    "env",
+                    "patch-image",
+                    "sandbox",
+                    "--all",
+                    "git-baadf00d",
+                    "--yes",
+                ]);
+                let took = started.elapsed();
+                eprintln!(
+                    "bench: Nomad {version}: broken image of 6 services caught and reverted in {:.1}s",
+                    took.as_secs_f64()
+                );
+                assert_eq!(run.code, 6, "{version}: {}", run.all_output());
+                for job in support::nomad::SERVICES {
+                    assert!(
+                        run.stdout.contains(&format!("{job}: version 1 failed"))
+                            && run.stdout.contains("reverted to version 0 (job file restored)"),
+                        "{version} {job}: {}",
+                        run.stdout
+                    );
+                }
+                assert!(
+                    run.stdout.contains("more than the budget of 1"),
+                    "{}",
+                    run.stdout
+                );
+                let after: Vec<Option<String>> = support::nomad::SERVICES
+                    .iter()
+                    .map(|job| running_image(&bed.nomad.address, job))
+                    .collect();
+                assert_eq!(after, before, "{version}: the old images run again");
+                assert!(took < Duration::from_secs(60), "{version}: took {took:?}");
+                let drift = bed.env.csi(&["env", "drift", "sandbox"]);
+                assert_eq!(drift.code, 0, "{version}: {}", drift.all_output());
+            });
+        }
+    });
+}
+
+const AUTO_REVERT: &str = "  update {\n    min_healthy_time = \"1s\"\n    healthy_deadline = \"2m\"\n    auto_revert      = true\n  }\n\n  group \"monitor\" {";
+
+/// With `auto_revert`, Nomad writes the rollback itself when csi fails the deployment:
+/// csi says so ("reverted by Nomad", exit 6) and never reports it as a conflict; without
+/// it csi reverts. On both versions.
+#[test]
+fn auto_revert_on_is_nomads_revert_and_off_is_csis() {
+    for version in NOMAD_VERSIONS {
+        for auto_revert in [true, false] {
+            let bed = bed(&[
+                "--nomad-version",
+                version,
+                "--fail-image-pattern",
+                "baadf00d",
+                "--deploy-seconds",
+                "1",
+            ]);
+            bed.nomad_setting("restart_budget = 0");
+            if auto_revert {
+                bed.edit_job_file("monitor.nomad", |t| {
+                    t.replacen("  group \"monitor\" {", AUTO_REVERT, 1)
+                });
+            }
+            deploy_all(&bed);
+            let old_image = running_image(&bed.nomad.address, "monitor").unwrap();
+            let run = bed.env.csi(&[
+                "env",
+                "patch-image",
+                "sandbox",
+                "monitor",
+                "git-baadf00d",
+                "--yes",
+            ]);
+            let out = run.all_output();
+            assert_eq!(run.code, 6, "{version} auto_revert={auto_revert}: {out}");
+            assert!(!out.contains("changed by someone else"), "{out}");
+            let said = if auto_revert {
+                "reverted by Nomad to version 0"
+            } else {
+                "; reverted to version 0"
+            };
+            assert!(run.stdout.contains(said), "{version} {auto_revert}: {out}");
+            assert_eq!(
+                running_image(&bed.nomad.address, "monitor").unwrap(),
+                old_image
+            );
+            // One revert only: Nomad's (version 2) or csi's (version 2), never both.
+            assert_eq!(
+                bed.nomad.job_version("monitor"),
+                2,
+                "{version} {auto_revert}"
+            );
+        }
+    }
+}
+
+/// Nomad 1.9+ has no HCL1 parser: a file written with an HCL1 habit is refused before
+/// anything changes, naming the file, the line and what HCL2 says; Nomad 0.11.1 takes it.
+#[test]
+fn an_hcl1_file_is_refused_by_nomad_1_9_and_up_before_any_change() {
+    for version in NOMAD_VERSIONS {
+        let bed = bed(&["--nomad-version", version, "--deploy-seconds", "1"]);
+        deploy_all(&bed);
+        bed.edit_job_file("monitor.nomad", |t| {
+            t.replacen(
+                "      resources {\n        cpu    = 200\n        memory = 256\n      }",
+                "      resources { cpu = 200 memory = 256 }",
+                1,
+            )
+        });
+        let before = std::fs::read(bed.jobs.join("monitor.nomad")).unwrap();
+        let version_before = bed.nomad.job_version("monitor");
+        let seen = bed.nomad.requests().len();
+        let run = bed.env.csi(&[
+            "env",
+            "patch-image",
+            "sandbox",
+            "monitor",
+            "git-0123abcd",
+            "--yes",
+        ]);
+        if version == "0.11.1" {
+            assert_eq!(run.code, 0, "{}", run.all_output());
+            continue;
+        }
+        assert_eq!(run.code, 4, "{}", run.all_output());
+        assert!(
+            run.stderr.contains("monitor.nomad:")
+                && run.stderr.contains("Nomad 2.0.5 cannot parse this file")
+                && run.stderr.contains("nothing was changed"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(
+            std::fs::read(bed.jobs.join("monitor.nomad")).unwrap(),
+            before
+        );
+        assert_eq!(bed.nomad.job_version("monitor"), version_before);
+        let sent = bed.nomad.requests().split_off(seen);
+        assert!(
+            !sent.iter().any(|r| r.starts_with("POST ")),
+            "nothing parsed, planned or registered: {sent:?}"
+        );
+    }
+}
+
+/// The sandbox's old worker_pool_management.nomad (healthy_deadline = "10m", no
+/// progress_deadline) fails Nomad's update-block validation at plan time: refused
+/// before any change, with Nomad's reason.
+#[test]
+fn the_old_worker_pool_management_update_block_is_refused_by_validation() {
+    let bed = bed(&["--deploy-seconds", "1"]);
+    bed.edit_job_file("worker_pool_management.nomad", |t| {
+        t.replacen(
+            "  group \"worker-pool-management\" {",
+            "  update {\n    max_parallel     = 1\n    health_check     = \"task_states\"\n    min_healthy_time = \"1m\"\n    healthy_deadline = \"10m\"\n    auto_revert      = true\n  }\n\n  group \"worker-pool-management\" {",
+            1,
+        )
+    });
+    let before = std::fs::read(bed.jobs.join("worker_pool_management.nomad")).unwrap();
+    let run = bed.env.csi(&[
+        "env",
+        "patch-image",
+        "sandbox",
+        "worker-pool-management",
+        "git-0123abcd",
+        "--yes",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.all_output());
+    assert!(
+        run.stderr
+            .contains("Healthy deadline must be less than progress deadline: 10m0s > 10m0s"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read(bed.jobs.join("worker_pool_management.nomad")).unwrap(),
+        before
+    );
+    assert_eq!(bed.nomad.job_state("worker-pool-management"), "missing");
+}
+
+#[test]
+fn patch_image_and_doctor_speak_json() {
+    let bed = bed(&["--deploy-seconds", "1"]);
+    let doctor = bed
+        .env
+        .csi(&["env", "doctor", "sandbox", "--output", "json"]);
+    assert_eq!(doctor.code, 4, "{}", doctor.all_output());
+    let found: serde_json::Value = serde_json::from_str(&doctor.stdout).unwrap();
+    assert_eq!(found["problems"].as_array().unwrap().len(), 6, "{found}");
+    assert_eq!(found["problems"][0]["problem"], "missing");
+    let fix = bed.env.csi(&[
+        "env", "doctor", "sandbox", "--fix", "--yes", "--output", "json",
+    ]);
+    assert_eq!(fix.code, 0, "{}", fix.all_output());
+    let fixed: serde_json::Value = serde_json::from_str(&fix.stdout).unwrap();
+    assert_eq!(fixed["fixes"].as_array().unwrap().len(), 6, "{fixed}");
+    assert!(fixed["fixes"][0]["fixed"]
+        .as_str()
+        .unwrap()
+        .starts_with("resubmitted from"));
+
+    let run = bed.env.csi(&[
+        "env",
+        "patch-image",
+        "sandbox",
+        "monitor",
+        "git-0123abcd",
+        "--yes",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let done: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(done["tag"], "git-0123abcd");
+    assert_eq!(done["services"][0]["service"], "monitor");
+    assert_eq!(done["services"][0]["outcome"], "succeeded");
+}
+
+#[test]
+fn live_with_no_revert_is_refused_by_the_command_line() {
+    let bed = bed(&[]);
+    let run = bed.env.csi(&[
+        "env",
+        "patch-image",
+        "sandbox",
+        "monitor",
+        "git-0123abcd",
+        "--live",
+        "--no-revert",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.all_output());
+    assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
 }

@@ -368,8 +368,7 @@ pub fn validate(job: &Value) -> Result<(), String> {
                     let kind = job_type(job);
                     let mut update_errs = Vec::new();
                     if !matches!(kind, "service" | "system") {
-                        update_errs
-                            .push(format!("Job type {kind:?} does not allow update block"));
+                        update_errs.push(format!("Job type {kind:?} does not allow update block"));
                     }
                     update_errs.extend(update_errors(u));
                     if !update_errs.is_empty() {
@@ -415,7 +414,11 @@ fn update_errors(u: &Value) -> Vec<String> {
     );
     let d = crate::util::go_duration;
     let mut errs = Vec::new();
-    match u.get("HealthCheck").and_then(Value::as_str).unwrap_or("checks") {
+    match u
+        .get("HealthCheck")
+        .and_then(Value::as_str)
+        .unwrap_or("checks")
+    {
         "checks" | "task_states" | "manual" => {}
         other => errs.push(format!("Invalid health check given: {other:?}")),
     }

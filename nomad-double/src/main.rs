@@ -74,7 +74,9 @@ impl Cli {
             .collect::<Result<Vec<_>, _>>()?;
         let gc_after = match self.gc_seconds {
             Some(s) if !(s.is_finite() && s >= 0.0) => {
-                return Err(format!("--gc-seconds must be a non-negative number, got {s}"))
+                return Err(format!(
+                    "--gc-seconds must be a non-negative number, got {s}"
+                ))
             }
             Some(s) => Some(Duration::from_secs_f64(s)),
             None => None,

@@ -32,11 +32,14 @@ impl NomadVersion {
     }
 
     pub fn parse(text: &str) -> Result<NomadVersion, String> {
-        let bad = || format!("--nomad-version must be MAJOR.MINOR.PATCH (e.g. 0.11.1 or 2.0.5), got {text:?}");
-        let mut parts = text.trim_start_matches('v').split('.');
-        let mut next = || -> Result<u32, String> {
-            parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())
+        let bad = || {
+            format!(
+                "--nomad-version must be MAJOR.MINOR.PATCH (e.g. 0.11.1 or 2.0.5), got {text:?}"
+            )
         };
+        let mut parts = text.trim_start_matches('v').split('.');
+        let mut next =
+            || -> Result<u32, String> { parts.next().ok_or_else(bad)?.parse().map_err(|_| bad()) };
         let version = NomadVersion::new(next()?, next()?, next()?);
         if parts.next().is_some() {
             return Err(bad());
@@ -47,9 +50,9 @@ impl NomadVersion {
     /// 0.x parses HCL1 only; 1.0-1.8 parse HCL2 unless the request sets `HCLv1`;
     /// 1.9 removed HCL1 (the `HCLv1` field is ignored).
     pub fn parser(self, hcl_v1_requested: bool) -> Parser {
-        if self.major == 0 {
-            Parser::Hcl1
-        } else if self < NomadVersion::new(1, 9, 0) && hcl_v1_requested {
+        let hcl1_only = self.major == 0;
+        let hcl1_on_request = self < NomadVersion::new(1, 9, 0) && hcl_v1_requested;
+        if hcl1_only || hcl1_on_request {
             Parser::Hcl1
         } else {
             Parser::Hcl2

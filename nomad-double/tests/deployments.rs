@@ -393,17 +393,26 @@ fn broken_image_is_rescheduled_until_the_progress_deadline() {
     d.wait_deployment_terminal(&d.deployment_of_eval(good["EvalID"].as_str().unwrap()));
     let sec = 1_000_000_000i64;
     let g = &mut job["TaskGroups"][0];
-    g["Update"] = json!({"MinHealthyTime": sec / 2, "HealthyDeadline": sec, "ProgressDeadline": 4 * sec});
-    g["RestartPolicy"] = json!({"Attempts": 1, "Interval": 60 * sec, "Delay": sec / 2, "Mode": "fail"});
-    g["ReschedulePolicy"] = json!({"Delay": sec / 2, "DelayFunction": "constant", "Unlimited": true});
+    g["Update"] =
+        json!({"MinHealthyTime": sec / 2, "HealthyDeadline": sec, "ProgressDeadline": 4 * sec});
+    g["RestartPolicy"] =
+        json!({"Attempts": 1, "Interval": 60 * sec, "Delay": sec / 2, "Mode": "fail"});
+    g["ReschedulePolicy"] =
+        json!({"Delay": sec / 2, "DelayFunction": "constant", "Unlimited": true});
     let bad = d.register_ok(&with_task(&job, Some(BAD), None));
     let dep = d.deployment_of_eval(bad["EvalID"].as_str().unwrap());
     let started = std::time::Instant::now();
     let failed = d.wait_deployment_terminal(&dep);
     let took = started.elapsed();
     assert_eq!(failed["Status"], "failed");
-    assert_eq!(failed["StatusDescription"], "Failed due to progress deadline");
-    assert!(took >= std::time::Duration::from_secs(3), "failed after {took:?}");
+    assert_eq!(
+        failed["StatusDescription"],
+        "Failed due to progress deadline"
+    );
+    assert!(
+        took >= std::time::Duration::from_secs(3),
+        "failed after {took:?}"
+    );
     let allocs = d.get(&format!("/v1/deployment/allocations/{dep}")).json();
     let allocs = allocs.as_array().unwrap();
     assert!(allocs.len() >= 2, "replaced at least once: {allocs:#?}");
@@ -411,7 +420,12 @@ fn broken_image_is_rescheduled_until_the_progress_deadline() {
         .iter()
         .find(|a| a["NextAllocation"] != "")
         .expect("a replaced allocation");
-    let next = d.get(&format!("/v1/allocation/{}", first["NextAllocation"].as_str().unwrap())).json();
+    let next = d
+        .get(&format!(
+            "/v1/allocation/{}",
+            first["NextAllocation"].as_str().unwrap()
+        ))
+        .json();
     assert_eq!(next["PreviousAllocation"], first["ID"]);
     assert_eq!(first["ClientStatus"], "failed");
     assert_eq!(first["TaskStates"]["job-creation"]["Restarts"], 1);
@@ -421,7 +435,10 @@ fn broken_image_is_rescheduled_until_the_progress_deadline() {
         .iter()
         .map(|e| e["Type"].as_str().unwrap())
         .collect();
-    assert!(events.contains(&"Restarting") && events.contains(&"Not Restarting"), "{events:?}");
+    assert!(
+        events.contains(&"Restarting") && events.contains(&"Not Restarting"),
+        "{events:?}"
+    );
 }
 
 /// UpdateStrategy.Validate: healthy_deadline must be below progress_deadline (default
@@ -435,12 +452,22 @@ fn update_block_deadlines_are_validated_on_plan_and_register() {
     let plan = d.post("/v1/job/job-creation/plan", &json!({"Job": job}));
     assert_eq!(plan.status, 500, "{}", plan.body);
     assert!(
-        plan.body.contains("Healthy deadline must be less than progress deadline: 10m0s > 10m0s"),
+        plan.body
+            .contains("Healthy deadline must be less than progress deadline: 10m0s > 10m0s"),
         "{}",
         plan.body
     );
     let reg = d.register(&job);
     assert_eq!(reg.status, 500);
-    assert!(reg.body.contains("Task group job-creation validation failed"), "{}", reg.body);
-    assert_eq!(d.get("/v1/job/job-creation").status, 404, "nothing registered");
+    assert!(
+        reg.body
+            .contains("Task group job-creation validation failed"),
+        "{}",
+        reg.body
+    );
+    assert_eq!(
+        d.get("/v1/job/job-creation").status,
+        404,
+        "nothing registered"
+    );
 }

@@ -32,11 +32,19 @@ fn an_hcl1_file_parses_on_0_11_and_with_hclv1_on_1_8_never_on_1_9() {
     let mid = Double::start(&["--nomad-version", "1.8.4"]);
     let refused = parse(&mid, "hcl1_monitor.nomad", false);
     assert_eq!(refused.status, 400);
-    assert!(refused.body.starts_with("Failed to parse job: input.hcl:"), "{}", refused.body);
+    assert!(
+        refused.body.starts_with("Failed to parse job: input.hcl:"),
+        "{}",
+        refused.body
+    );
     assert_eq!(parse(&mid, "hcl1_monitor.nomad", true).status, 200);
     let new = Double::start(&["--nomad-version", "2.0.5"]);
     let refused = parse(&new, "hcl1_monitor.nomad", true);
-    assert_eq!(refused.status, 400, "HCLv1 is gone in 1.9: {}", refused.body);
+    assert_eq!(
+        refused.status, 400,
+        "HCLv1 is gone in 1.9: {}",
+        refused.body
+    );
     // An HCL2 file parses everywhere.
     for d in [&old, &mid, &new] {
         assert_eq!(parse(d, "job_creation.nomad", false).status, 200);
@@ -54,7 +62,8 @@ fn a_forwarding_agent_prefixes_errors_with_rpc_error() {
     );
     assert_eq!(r.status, 500);
     assert!(
-        r.body.starts_with("rpc error: Enforcing job modify index 1"),
+        r.body
+            .starts_with("rpc error: Enforcing job modify index 1"),
         "{}",
         r.body
     );
@@ -96,7 +105,10 @@ fn a_slow_stop_takes_the_kill_timeout_while_the_job_already_reads_dead() {
         a[0]["ClientStatus"] == "complete"
     });
     let took = stopped.elapsed();
-    assert!(took >= Duration::from_millis(1400), "stopped after {took:?}");
+    assert!(
+        took >= Duration::from_millis(1400),
+        "stopped after {took:?}"
+    );
 }
 
 #[test]
@@ -108,7 +120,10 @@ fn garbage_collection_removes_a_dead_job_on_the_shortened_clock() {
     assert_eq!(d.delete("/v1/job/job-creation").status, 200);
     let started = Instant::now();
     while d.get("/v1/job/job-creation").status != 404 {
-        assert!(started.elapsed() < Duration::from_secs(10), "never collected");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never collected"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(started.elapsed() >= Duration::from_millis(900));
@@ -138,8 +153,7 @@ fn blocked_evaluations_carry_failed_tg_allocs_from_1_1() {
     let new = Double::start(&["--nomad-version", "2.0.5"]);
     let blocked = blocked_eval(&new);
     assert_eq!(
-        blocked["FailedTGAllocs"]["job-creation"]["DimensionExhausted"]["cpu"],
-        1,
+        blocked["FailedTGAllocs"]["job-creation"]["DimensionExhausted"]["cpu"], 1,
         "{blocked:#}"
     );
 }

@@ -288,9 +288,16 @@ async fn watch(
     display: &RolloutDisplay,
 ) -> anyhow::Result<()> {
     let options = RolloutOptions::new(&settings.nomad, settings.nomad.deploy_timeout, true);
-    let outcome =
-        deploy::watch_and_revert(client, &service.job_id, &service.name, version, eval, options, display)
-            .await?;
+    let outcome = deploy::watch_and_revert(
+        client,
+        &service.job_id,
+        &service.name,
+        version,
+        eval,
+        options,
+        display,
+    )
+    .await?;
     match outcome {
         Outcome::Succeeded { .. } | Outcome::Unchanged => Ok(()),
         Outcome::Reverted {

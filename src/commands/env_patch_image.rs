@@ -212,9 +212,14 @@ fn summarise(
     if let Some(error) = rollouts.journal_error {
         return Err(CsiError::new(
             Kind::Failed,
-            format!("{error:#}; the rollouts ran to their end: {}", lines.join("; ")),
+            format!(
+                "{error:#}; the rollouts ran to their end: {}",
+                lines.join("; ")
+            ),
         )
-        .with_hint("the journal (state directory) must be writable; `csi env drift` shows what runs now")
+        .with_hint(
+            "the journal (state directory) must be writable; `csi env drift` shows what runs now",
+        )
         .into());
     }
     match worst {

@@ -214,7 +214,13 @@ impl Execution<'_> {
         let mut stopped: Vec<StoppedService> = Vec::new();
         if let Some(client) = self.nomad {
             printer.info("stopping the orchestrator services");
-            stopped = match stop_running(client, &self.settings.services, self.settings.nomad.stop_timeout).await {
+            stopped = match stop_running(
+                client,
+                &self.settings.services,
+                self.settings.nomad.stop_timeout,
+            )
+            .await
+            {
                 Ok(stopped) => stopped,
                 Err(partial) => return Err(self.stop_failed(op, client, partial).await),
             };

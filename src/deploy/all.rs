@@ -83,7 +83,9 @@ pub async fn roll_out_all(
     results.sort_by(|a, b| a.0.service.name.cmp(&b.0.service.name));
     Rollouts {
         results,
-        journal_error: journal_error.into_inner().unwrap_or_else(|p| p.into_inner()),
+        journal_error: journal_error
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner()),
     }
 }
 

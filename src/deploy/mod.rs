@@ -163,8 +163,16 @@ pub async fn roll_out(
     display.update(name, "registering");
     let (version, eval_id) = rollout::register(client, &plan.planned).await?;
     on_submitted(version, &eval_id);
-    watch_and_revert(client, &plan.planned.job_id, name, version, &eval_id, options, display)
-        .await
+    watch_and_revert(
+        client,
+        &plan.planned.job_id,
+        name,
+        version,
+        &eval_id,
+        options,
+        display,
+    )
+    .await
 }
 
 /// The second half of every rollout (patch-image, `--live`, upgrade, doctor): watch
@@ -181,7 +189,8 @@ pub async fn watch_and_revert(
     display: &RolloutDisplay,
 ) -> Result<Outcome, NomadError> {
     let progress = |p: &rollout::Progress| display.progress(name, p);
-    let watched = rollout::watch(client, job_id, version, eval_id, options.watch(), progress).await?;
+    let watched =
+        rollout::watch(client, job_id, version, eval_id, options.watch(), progress).await?;
     let reason = match watched {
         Watched::Healthy => {
             display.update(name, &format!("version {version} healthy"));
@@ -222,7 +231,10 @@ pub async fn watch_and_revert(
     let back = rollout::watch(client, job_id, new_version, "", options.watch(), progress).await?;
     let reason = match back {
         Watched::Healthy => reason,
-        Watched::Failed(failure) | Watched::RevertedByNomad { reason: failure, .. } => {
+        Watched::Failed(failure)
+        | Watched::RevertedByNomad {
+            reason: failure, ..
+        } => {
             format!("{reason}; the revert also failed: {failure}")
         }
     };
@@ -251,8 +263,10 @@ async fn reverted_by_nomad(
     let mut reason = reason;
     if now > version {
         let progress = |p: &rollout::Progress| display.progress(name, p);
-        if let Watched::Failed(failure) | Watched::RevertedByNomad { reason: failure, .. } =
-            rollout::watch(client, job_id, now, "", options.watch(), progress).await?
+        if let Watched::Failed(failure)
+        | Watched::RevertedByNomad {
+            reason: failure, ..
+        } = rollout::watch(client, job_id, now, "", options.watch(), progress).await?
         {
             reason = format!("{reason}; the revert also failed: {failure}");
         }

@@ -13,7 +13,11 @@ pub fn render_for_nomad(
     nomad: &NomadSettings,
 ) -> Result<String, CsiError> {
     let values = |name: &str| value_of(name, nomad);
-    let allowed: Vec<&str> = nomad.template_variables.iter().map(String::as_str).collect();
+    let allowed: Vec<&str> = nomad
+        .template_variables
+        .iter()
+        .map(String::as_str)
+        .collect();
     render(text, &allowed, &values).map_err(|e| {
         usage(format!("cannot render {} ({}): {e}", service.name, service.job_file.display()))
             .with_hint("set the variables in the environment, or nomad.template_files / template_values in csi.hcl")

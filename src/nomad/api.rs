@@ -197,8 +197,6 @@ pub struct AllocationListStub {
     pub desired_status: String,
     #[serde(default)]
     pub deployment_status: Option<AllocDeploymentStatus>,
-    #[serde(rename = "DeploymentID", default)]
-    pub deployment_id: String,
     #[serde(default)]
     pub task_states: Option<BTreeMap<String, TaskState>>,
 }
@@ -209,13 +207,14 @@ impl AllocationListStub {
         matches!(self.client_status.as_str(), "complete" | "failed" | "lost")
     }
 
-    /// Running and reported healthy by its deployment (or running, without one).
+    /// Running and reported healthy by its deployment (every service job has one:
+    /// without an `update` block Nomad applies its default strategy).
     pub fn is_healthy(&self) -> bool {
         self.client_status == "running"
             && self
                 .deployment_status
                 .as_ref()
-                .map_or(self.deployment_id.is_empty(), |d| d.healthy == Some(true))
+                .is_some_and(|d| d.healthy == Some(true))
     }
 
     /// The most restarts of any of its tasks, and the task's latest failure message.

@@ -375,9 +375,7 @@ fn classify(call: &str, status: u16, body: &str) -> NomadError {
     let body = body.to_owned();
     match status {
         403 => NomadError::Forbidden { call, body },
-        _ if CONFLICT_TEXTS.iter().any(|t| body.contains(t)) => {
-            NomadError::Conflict { call, body }
-        }
+        _ if CONFLICT_TEXTS.iter().any(|t| body.contains(t)) => NomadError::Conflict { call, body },
         _ => NomadError::Status { call, status, body },
     }
 }

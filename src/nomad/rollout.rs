@@ -238,7 +238,10 @@ fn ended(deployment: &Deployment) -> Watched {
 
 fn rolled_back_to(description: &str) -> Option<u64> {
     let (_, rest) = description.split_once("rolling back to job version ")?;
-    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The first allocation of the new version that failed, or whose task restarted more
@@ -266,14 +269,21 @@ fn short(id: &str) -> &str {
 /// csi fails the deployment itself; Nomad reverts the job when the group has
 /// `auto_revert` (`RevertedJobVersion`). A deployment that ended meanwhile speaks
 /// for itself.
-async fn fail(client: &NomadClient, deployment_id: &str, reason: String) -> Result<Watched, NomadError> {
+async fn fail(
+    client: &NomadClient,
+    deployment_id: &str,
+    reason: String,
+) -> Result<Watched, NomadError> {
     match client.fail_deployment(deployment_id).await {
         Ok(answer) => Ok(match answer.reverted_job_version {
             Some(to) => Watched::RevertedByNomad { reason, to },
             None => Watched::Failed(reason),
         }),
         Err(NomadError::Status { .. }) => {
-            let now = client.deployment(deployment_id, 0, BLOCKING_WAIT).await?.value;
+            let now = client
+                .deployment(deployment_id, 0, BLOCKING_WAIT)
+                .await?
+                .value;
             Ok(match ended(&now) {
                 Watched::Healthy => Watched::Failed(reason),
                 Watched::RevertedByNomad { to, .. } => Watched::RevertedByNomad { reason, to },

@@ -17,11 +17,22 @@ use crate::settings::Service;
 const BLOCKING_WAIT: Duration = Duration::from_secs(5);
 
 /// A service csi stopped, with the job definition to bring it back.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoppedService {
     pub name: String,
     pub job_id: String,
     job: Value,
+}
+
+/// The job definition holds rendered secrets (env files, registry password): never
+/// in a debug print.
+impl std::fmt::Debug for StoppedService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoppedService")
+            .field("name", &self.name)
+            .field("job_id", &self.job_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Stopping failed partway: the error, and the services to bring back.
@@ -94,8 +105,9 @@ async fn wait_terminal(
             }
             if Instant::now() >= deadline {
                 anyhow::bail!(
-                    "{} still has {running} allocation(s) running {} after the stop \
-                     (their tasks outlive kill_timeout?); nothing was restored",
+                    "{} still has {running} allocation(s) running {} after the stop (a task \
+                     that ignores the interrupt runs until its kill_timeout; nomad.stop_timeout \
+                     bounds the wait)",
                     service.name,
                     humantime::format_duration(timeout)
                 );
@@ -113,10 +125,9 @@ pub async fn restart(client: &NomadClient, stopped: &[StoppedService]) -> anyhow
         if let Some(object) = job.as_object_mut() {
             object.insert("Stop".into(), Value::Bool(false));
         }
-        client
-            .register_job(&job)
-            .await
-            .map_err(|e: NomadError| anyhow::Error::new(e).context(format!("restarting {}", service.name)))?;
+        client.register_job(&job).await.map_err(|e: NomadError| {
+            anyhow::Error::new(e).context(format!("restarting {}", service.name))
+        })?;
     }
     Ok(())
 }

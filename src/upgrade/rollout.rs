@@ -89,9 +89,7 @@ fn failures(results: &[(PatchedFile, Result<Outcome, NomadError>)]) -> Vec<Strin
                     Outcome::Reverted { reason, .. }
                     | Outcome::RevertedByNomad { reason, .. }
                     | Outcome::Failed { reason, .. },
-                ) => {
-                    Some(format!("{name}: {reason}"))
-                }
+                ) => Some(format!("{name}: {reason}")),
                 Err(e) => Some(format!("{name}: {e}")),
             }
         })

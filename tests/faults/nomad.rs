@@ -252,3 +252,145 @@ fn corrupt_job_file_is_refused_and_nothing_is_submitted() {
     );
     assert_ne!(file_tag(&bed.jobs, "job_creation.nomad"), "git-0123abcd");
 }
+
+/// Fault: the conflict comes back through a client agent or a non-leader server, its
+/// text after `rpc error: `.
+/// Guard: conflicts are recognised anywhere in the body, as the nomad CLI does.
+/// Proof: exit 4 "changed by someone else" on both versions; the other change runs.
+#[test]
+fn a_conflict_behind_an_rpc_error_prefix_exits_4() {
+    for version in crate::support::patch_bed::NOMAD_VERSIONS {
+        let bed = bed(&[
+            "--nomad-version",
+            version,
+            "--rpc-error-prefix",
+            "--deploy-seconds",
+            "1",
+        ]);
+        deploy_all(&bed);
+        let address = bed.nomad.address.clone();
+        let run = answer_prompt(
+            &bed.env,
+            &["env", "patch-image", "sandbox", "monitor", "git-0123abcd"],
+            "Roll out",
+            "y",
+            move || {
+                let rt = tokio::runtime::Runtime::new().unwrap();
+                rt.block_on(async {
+                    let client = client(&address, None);
+                    let (header, mut job) = client.job("monitor").await.unwrap().unwrap();
+                    job["Meta"] = serde_json::json!({"edited": "elsewhere"});
+                    client
+                        .register_enforced("monitor", &job, header.job_modify_index, None)
+                        .await
+                        .unwrap();
+                });
+            },
+        );
+        assert_eq!(run.code, 4, "{version}: {}", run.stdout);
+        assert!(
+            run.stdout.contains("changed by someone else"),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains("rpc error: Enforcing job modify index"),
+            "{}",
+            run.stdout
+        );
+        let (_, job) = tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(client(&bed.nomad.address, None).job("monitor"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(job["Meta"]["edited"], "elsewhere");
+    }
+}
+
+/// Fault: the services' tasks ignore the interrupt and run until their kill_timeout
+/// after Nomad answered the stop (and already reads the jobs `dead`).
+/// Guard: stopping for a restore waits until every stopped allocation is terminal,
+/// within a bound; past it, a clear error and the services to bring back.
+/// Proof: the stop returns only after the kill_timeout, with no allocation running; with
+/// a bound shorter than the kill_timeout it fails naming the service, and bringing the
+/// services back runs them again.
+#[test]
+fn stopping_for_a_restore_waits_for_a_slow_stop() {
+    use csi_ops::nomad::services::{restart, stop_running};
+    let bed = bed(&["--slow-stop", "--deploy-seconds", "1"]);
+    // job-configuration's tasks get 45 s in production; 2 s here (the others: 5 s).
+    bed.edit_job_file("job_configuration.nomad", |t| {
+        t.replacen("kill_timeout = \"45s\"", "kill_timeout = \"2s\"", 1)
+    });
+    deploy_all(&bed);
+    let services: Vec<csi_ops::settings::Service> = crate::support::nomad::SERVICES
+        .iter()
+        .map(|job| csi_ops::settings::Service {
+            name: (*job).to_owned(),
+            job_file: bed.jobs.join(format!("{}.nomad", job.replace('-', "_"))),
+            job_id: (*job).to_owned(),
+        })
+        .collect();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = client(&bed.nomad.address, None);
+    let started = std::time::Instant::now();
+    let stopped = rt
+        .block_on(stop_running(
+            &client,
+            &services,
+            std::time::Duration::from_secs(30),
+        ))
+        .unwrap_or_else(|p| panic!("{:#}", p.error));
+    let took = started.elapsed();
+    assert_eq!(stopped.len(), 6);
+    assert!(
+        took >= std::time::Duration::from_millis(1900),
+        "returned after {took:?}"
+    );
+    let (_, allocs) = bed.nomad.http("GET", "/v1/allocations", "");
+    let allocs: Vec<serde_json::Value> = serde_json::from_str(&allocs).unwrap();
+    assert!(
+        allocs.iter().all(|a| a["ClientStatus"] != "running"),
+        "a task still runs: {allocs:#?}"
+    );
+    rt.block_on(restart(&client, &stopped)).unwrap();
+    wait_tasks_running(&bed.nomad, 6);
+
+    // A bound shorter than the kill_timeout: a clear error, and the services to bring back.
+    let partial = rt
+        .block_on(stop_running(
+            &client,
+            &services,
+            std::time::Duration::from_millis(500),
+        ))
+        .expect_err("the stop outlives the bound");
+    let message = format!("{:#}", partial.error);
+    assert!(
+        message.contains("still has 1 allocation(s) running 500ms after the stop"),
+        "{message}"
+    );
+    assert_eq!(partial.stopped.len(), 6);
+    rt.block_on(restart(&client, &partial.stopped)).unwrap();
+    wait_tasks_running(&bed.nomad, 6);
+}
+
+/// Waits (up to 30 s) until `count` allocations have running tasks.
+fn wait_tasks_running(nomad: &crate::support::nomad::NomadDouble, count: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, body) = nomad.http("GET", "/v1/allocations", "");
+        let allocs: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+        let running = allocs
+            .iter()
+            .filter(|a| a["DesiredStatus"] == "run" && a["ClientStatus"] == "running")
+            .count();
+        if running == count {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{running} of {count} running"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

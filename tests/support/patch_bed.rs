@@ -61,3 +61,26 @@ pub fn deploy_all(bed: &Bed) {
     let run = bed.env.csi(&["env", "doctor", "sandbox", "--fix", "--yes"]);
     assert_eq!(run.code, 0, "{}", run.all_output());
 }
+
+impl Bed {
+    /// Adds a line to the environment's `nomad { }` block of csi.hcl.
+    pub fn nomad_setting(&self, line: &str) {
+        let text = std::fs::read_to_string(&self.env.config).unwrap();
+        let anchor = "deploy_timeout = \"20s\"";
+        assert!(text.contains(anchor), "no nomad block in {text}");
+        let text = text.replacen(anchor, &format!("{anchor}\n    {line}"), 1);
+        std::fs::write(&self.env.config, text).unwrap();
+    }
+
+    /// Rewrites a job file of the bed.
+    pub fn edit_job_file(&self, file: &str, edit: impl FnOnce(String) -> String) {
+        let path = self.jobs.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let edited = edit(text.clone());
+        assert_ne!(edited, text, "the edit of {file} changed nothing");
+        std::fs::write(&path, edited).unwrap();
+    }
+}
+
+/// The versions csi's Nomad-facing tests run against: production's and the current.
+pub const NOMAD_VERSIONS: [&str; 2] = ["0.11.1", "2.0.5"];

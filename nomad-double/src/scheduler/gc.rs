@@ -24,9 +24,9 @@ pub fn collect(store: &mut Store, after: i64, now: i64) -> bool {
                 continue;
             }
             let submitted = rec.job["SubmitTime"].as_i64().unwrap_or(0);
-            let allocs_done = store
-                .allocs_of_job(ns, id)
-                .all(|r| r.alloc.is_terminal() && r.stop_at.is_none() && r.alloc.modify_time <= cutoff);
+            let allocs_done = store.allocs_of_job(ns, id).all(|r| {
+                r.alloc.is_terminal() && r.stop_at.is_none() && r.alloc.modify_time <= cutoff
+            });
             let evals_done = store
                 .evals_of_job(ns, id)
                 .all(|e| terminal_eval(e) && e.modify_time <= cutoff);
@@ -70,9 +70,9 @@ pub fn collect(store: &mut Store, after: i64, now: i64) -> bool {
     }
     // Terminal deployments (deploymentGC).
     let before = store.deployments.len();
-    store
-        .deployments
-        .retain(|_, d| matches!(d.status.as_str(), "running" | "paused" | "pending") || d.modify_time > cutoff);
+    store.deployments.retain(|_, d| {
+        matches!(d.status.as_str(), "running" | "paused" | "pending") || d.modify_time > cutoff
+    });
     removed |= store.deployments.len() != before;
     removed
 }

@@ -189,7 +189,10 @@ fn start_alloc(store: &mut Store, id: &str, tx: &mut Tx, now: i64) {
 fn restart_policy(job: &serde_json::Value, group: &str) -> (u64, i64, i64, String) {
     let g = jobspec::groups(job).iter().find(|g| g["Name"] == group);
     let rp = g.map(|g| &g["RestartPolicy"]);
-    let get = |k: &str| rp.and_then(|r| r.get(k)).and_then(serde_json::Value::as_i64);
+    let get = |k: &str| {
+        rp.and_then(|r| r.get(k))
+            .and_then(serde_json::Value::as_i64)
+    };
     (
         get("Attempts").unwrap_or(2).max(0) as u64,
         get("Delay").unwrap_or(15_000_000_000),
@@ -329,7 +332,10 @@ fn reschedule_at(store: &Store, rec: &crate::store::AllocRecord, now: i64) -> Op
     }
     let delay = rp["Delay"].as_i64().unwrap_or(30_000_000_000);
     let delay = if rp["DelayFunction"] == "exponential" {
-        let max = rp["MaxDelay"].as_i64().filter(|m| *m > 0).unwrap_or(i64::MAX);
+        let max = rp["MaxDelay"]
+            .as_i64()
+            .filter(|m| *m > 0)
+            .unwrap_or(i64::MAX);
         delay.saturating_mul(1i64 << earlier.min(30)).min(max)
     } else {
         delay
@@ -384,7 +390,8 @@ fn reschedule(store: &mut Store, cfg: &Config, id: &str, tx: &mut Tx, now: i64) 
         .filter(|d| is_active(d))
         .map(|d| d.id.clone());
     let n = super::place::name_index(&old.alloc.name);
-    let mut new = super::build::new_alloc(&job, &group, n, &eval, deployment.as_deref(), cfg, idx, now);
+    let mut new =
+        super::build::new_alloc(&job, &group, n, &eval, deployment.as_deref(), cfg, idx, now);
     new.alloc.previous_allocation = old.alloc.id.clone();
     old.alloc.next_allocation = new.alloc.id.clone();
     old.next_at = None;

@@ -138,8 +138,11 @@ async fn forwarded(response: Response) -> Response {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) => e.to_string(),
     };
-    let mut response = Response::from_parts(parts, axum::body::Body::from(format!("rpc error: {text}")));
-    response.headers_mut().remove(axum::http::header::CONTENT_LENGTH);
+    let mut response =
+        Response::from_parts(parts, axum::body::Body::from(format!("rpc error: {text}")));
+    response
+        .headers_mut()
+        .remove(axum::http::header::CONTENT_LENGTH);
     response
 }
 

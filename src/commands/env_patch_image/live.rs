@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 
 use super::Context;
-use crate::cli::PatchImageArgs;
 use super::Severity;
+use crate::cli::PatchImageArgs;
 use crate::deploy::{self, RolloutDisplay, RolloutOptions};
 use crate::error::{precondition, CsiError, Kind};
 use crate::journal::Operation;
