@@ -96,6 +96,16 @@ pub const SCENARIOS: &[Scenario] = &[
         guard: "register with EnforceIndex: refused, the other change kept, the file put back; exit 4",
     },
     Scenario {
+        test: "a_conflict_behind_an_rpc_error_prefix_exits_4",
+        fault: "the conflict comes back through a client agent or a non-leader server (`rpc error: ...`)",
+        guard: "Nomad's conflict texts recognised anywhere in the answer; exit 4, the other change kept",
+    },
+    Scenario {
+        test: "stopping_for_a_restore_waits_for_a_slow_stop",
+        fault: "tasks run until their kill_timeout after Nomad answered the stop",
+        guard: "the stop waits until every stopped allocation is terminal, bounded by nomad.stop_timeout; past it a clear error and the services brought back",
+    },
+    Scenario {
         test: "failed_deployment_is_reverted_in_nomad_and_in_the_file",
         fault: "the new image does not start",
         guard: "revert to the newest stable version, watched; the file restored byte for byte; exit 6",

@@ -593,9 +593,21 @@ fn responses_match_the_official_spec() {
         )
         .json();
     assert_shape("plan (edit)", &plan, "JobPlanResponse");
+    // No restarts: the allocation fails (unhealthy) at once; the deployment would only
+    // fail at the progress deadline (10m): fail it as csi does.
+    let mut bad = bad;
+    bad["TaskGroups"][0]["RestartPolicy"] = json!({"Attempts": 0, "Interval": 60_000_000_000i64, "Delay": 1_000_000_000i64, "Mode": "fail"});
     let reg = d.register_ok(&bad);
-    let failed = d.wait_deployment_terminal(&d.deployment_of_eval(reg["EvalID"].as_str().unwrap()));
+    let bad_dep = d.deployment_of_eval(reg["EvalID"].as_str().unwrap());
+    d.wait_for(&format!("/v1/deployment/allocations/{bad_dep}"), |a| {
+        a.as_array()
+            .is_some_and(|a| a.iter().any(|a| a["DeploymentStatus"]["Healthy"] == false))
+    });
+    let fail = d.post(&format!("/v1/deployment/fail/{bad_dep}"), &json!({}));
+    assert_eq!(fail.status, 200, "{}", fail.body);
+    let failed = d.wait_deployment_terminal(&bad_dep);
     assert_eq!(failed["Status"], "failed");
+    assert_eq!(failed["StatusDescription"], "Deployment marked as failed");
 
     let wpm = d.parse_fixture("worker_pool_management.nomad");
     let plan = d

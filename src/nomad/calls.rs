@@ -282,8 +282,13 @@ impl NomadClient {
 
 impl NomadClient {
     /// The address of the cluster's leader (`/v1/status/leader`); no leader is an error.
+    /// Asked once, not retried: callers poll it (the wait after a start) or show it
+    /// within a time limit (status).
     pub async fn leader(&self) -> anyhow::Result<String> {
-        let leader: String = self.read("/v1/status/leader").await?.value;
+        let leader: String = self
+            .call(reqwest::Method::GET, "/v1/status/leader", &[], None, false)
+            .await?
+            .value;
         if leader.is_empty() {
             anyhow::bail!("Nomad at {} has no leader", self.address());
         }
@@ -332,12 +337,12 @@ impl NomadClient {
         self.read_blocking(&path, index, wait).await
     }
 
-    /// `DELETE /v1/job/:id` (not purged: it can be brought back). Stopping a stopped
-    /// job changes nothing, so it is retried.
+    /// `DELETE /v1/job/:id` (not purged: it can be brought back). Not retried: a
+    /// refused stop stops the operation that needed it (the services are brought back).
     pub async fn stop_job(&self, job_id: &str) -> Result<JobRegisterResponse, NomadError> {
         let path = format!("/v1/job/{job_id}");
         Ok(self
-            .call(reqwest::Method::DELETE, &path, &[], None, true)
+            .call(reqwest::Method::DELETE, &path, &[], None, false)
             .await?
             .value)
     }
