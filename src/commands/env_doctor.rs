@@ -79,26 +79,52 @@ pub async fn run(ctx: &Context, args: DoctorArgs) -> anyhow::Result<()> {
         )?;
         let names: Vec<String> = problems.iter().map(|(s, _)| s.name.clone()).collect();
         let display = RolloutDisplay::new(&ctx.printer, &names);
-        // Every service at once, as patch-image rolls out: a start that lost all six
-        // waits for one deployment, not six in a row.
-        let fixes = problems.iter().map(|(service, problem)| {
-            let (client, display, op) = (&client, &display, &op);
-            async move {
-                let fixed = match problem {
-                    Problem::Missing => {
-                        resubmit(client, settings, service, args.persist, display, op).await
-                    }
-                    Problem::Pending {
-                        cpu_exhausted: true,
-                        ..
-                    } => lower_cpu(client, settings, service, args.persist, display, op).await,
-                    Problem::Pending { reason, .. } => {
-                        Err(anyhow::anyhow!("no automatic fix for: {reason}"))
-                    }
-                };
-                (service, fixed)
-            }
-        });
+        // Missing services are registered in configuration order (the scheduler places
+        // them in that order, as the start script did), then every fix is watched at
+        // once, as patch-image rolls out: a start that lost all six waits for one
+        // deployment, not six in a row.
+        let mut submissions = Vec::new();
+        for (service, problem) in problems {
+            submissions.push(match problem {
+                Problem::Missing => Some(submit(&client, settings, service).await),
+                Problem::Pending { .. } => None,
+            });
+        }
+        let fixes = problems
+            .iter()
+            .zip(submissions)
+            .map(|((service, problem), submitted)| {
+                let (client, display, op) = (&client, &display, &op);
+                async move {
+                    let fixed = match (problem, submitted) {
+                        (_, Some(Err(e))) => Err(e),
+                        (_, Some(Ok(submitted))) => {
+                            resubmitted(
+                                client,
+                                settings,
+                                service,
+                                submitted,
+                                args.persist,
+                                display,
+                                op,
+                            )
+                            .await
+                        }
+                        (
+                            Problem::Pending {
+                                cpu_exhausted: true,
+                                ..
+                            },
+                            None,
+                        ) => lower_cpu(client, settings, service, args.persist, display, op).await,
+                        (Problem::Pending { reason, .. }, None) => {
+                            Err(anyhow::anyhow!("no automatic fix for: {reason}"))
+                        }
+                        (Problem::Missing, None) => Err(anyhow::anyhow!("not submitted")),
+                    };
+                    (service, fixed)
+                }
+            });
         let fixes = futures::future::join_all(fixes).await;
         display.finish();
         let mut failures = Vec::new();
@@ -167,19 +193,29 @@ async fn diagnose(client: &NomadClient, service: &Service) -> anyhow::Result<Opt
     }))
 }
 
-async fn resubmit(
+/// Registers a missing service from its file: (version, evaluation).
+async fn submit(
     client: &NomadClient,
     settings: &Settings,
     service: &Service,
-    persist: bool,
-    display: &RolloutDisplay,
-    op: &crate::journal::Operation,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(u64, String)> {
     let text = fs_err::read_to_string(&service.job_file)?;
     deploy::ensure_parsable(service, &text, client.agent_version().await?)?;
     let rendered = render_for_nomad(service, &text, &settings.nomad)?;
     let planned = rollout::plan(client, &service.job_id, &rendered).await?;
-    let (version, eval) = rollout::register(client, &planned).await?;
+    Ok(rollout::register(client, &planned).await?)
+}
+
+/// Watches a resubmitted service come up, or lowers its CPU when it cannot be placed.
+async fn resubmitted(
+    client: &NomadClient,
+    settings: &Settings,
+    service: &Service,
+    (version, eval): (u64, String),
+    persist: bool,
+    display: &RolloutDisplay,
+    op: &crate::journal::Operation,
+) -> anyhow::Result<String> {
     let resubmitted = format!(
         "resubmitted from {} (version {version})",
         service.job_file.display()
