@@ -262,19 +262,12 @@ fn the_project_guard_compares_with_the_project_the_credentials_act_in() {
 
     // The state is right, but the credentials (the var files) act in another project:
     // the start plan would record it, and is refused before anything is applied.
-    let config = std::fs::read_to_string(&bed.env.config).unwrap();
-    std::fs::write(
-        &bed.env.config,
-        config.replace("project-prod-0001", SANDBOX_PROJECT),
-    )
-    .unwrap();
-    let vars = bed.tf.join("sandbox_env_configuration.tfvars");
-    let text = std::fs::read_to_string(&vars).unwrap();
-    std::fs::write(
-        &vars,
-        text.replace(SANDBOX_PROJECT, "11111111111111111111111111111111"),
-    )
-    .unwrap();
+    replace_in(&bed.env.config, "project-prod-0001", SANDBOX_PROJECT);
+    replace_in(
+        &bed.tf.join("sandbox_env_configuration.tfvars"),
+        SANDBOX_PROJECT,
+        "11111111111111111111111111111111",
+    );
     let run = bed.csi(&[
         "env",
         "start",
@@ -343,12 +336,7 @@ fn two_environments_on_one_tree_never_touch_each_others_state() {
     assert_eq!(std::fs::read(two.state("a")).unwrap(), a_before);
 
     // b offered a's state (a new machine, a mistaken state_file): refused before planning.
-    let config = std::fs::read_to_string(&env.config).unwrap();
-    std::fs::write(
-        &env.config,
-        config.replace("states/b.tfstate", "states/a.tfstate"),
-    )
-    .unwrap();
+    replace_in(&env.config, "states/b.tfstate", "states/a.tfstate");
     std::fs::remove_dir_all(env.state_dir.join("b/terraform")).unwrap();
     let run = env.csi(&["env", "stop", "b", "--yes"]);
     assert_eq!(run.code, 4, "{}", run.all_output());
@@ -494,13 +482,8 @@ fn terraform_itself_drives_the_same_tree() {
         .find(|p| p.is_file())
         .expect("terraform is not on PATH: this test needs it");
     let bed = bed(false, Duration::hours(2), None);
-    let config = std::fs::read_to_string(&bed.env.config).unwrap();
     let tofu = support::csi::tofu().display().to_string();
-    std::fs::write(
-        &bed.env.config,
-        config.replace(&tofu, &terraform.display().to_string()),
-    )
-    .unwrap();
+    replace_in(&bed.env.config, &tofu, &terraform.display().to_string());
     let start = bed.csi(&[
         "env",
         "start",
@@ -614,4 +597,12 @@ fn a_relative_config_is_resolved_once_and_an_init_failure_is_shown_whole() {
         "the whole message, not its first line: {stderr}"
     );
     assert_eq!(state_bytes(&bed.tf), before);
+}
+
+/// Rewrites `from` as `to` in a file of the test bed; a `from` that is not there is a
+/// broken test, not a silent no-op.
+fn replace_in(path: &std::path::Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    std::fs::write(path, text.replace(from, to)).unwrap();
 }
