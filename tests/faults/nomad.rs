@@ -2,8 +2,8 @@
 //! injected faults): nothing half-registered, job files as they were, the journal
 //! saying what was sent.
 
-use crate::support::csi::stderr_until;
-use crate::support::patch_bed::{bed, client, deploy_all, file_tag, running_image};
+use crate::support::csi::{stderr_until, Run};
+use crate::support::patch_bed::{bed, client, deploy_all, file_tag, running_image, Bed};
 use crate::support::pty::answer_prompt;
 
 /// Fault: the new image does not start (its allocations fail, the deployment fails).
@@ -55,6 +55,30 @@ fn failed_deployment_is_reverted_in_nomad_and_in_the_file() {
     );
 }
 
+/// `patch-image monitor`, with another operator registering an edit of the job (its
+/// `Meta.edited`) between csi's plan and csi's register, at the confirmation prompt.
+fn patch_monitor_while_another_operator_edits_it(bed: &Bed, edited: &'static str) -> Run {
+    let address = bed.nomad.address.clone();
+    answer_prompt(
+        &bed.env,
+        &["env", "patch-image", "sandbox", "monitor", "git-0123abcd"],
+        "Roll out",
+        "y",
+        move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async {
+                let client = client(&address, None);
+                let (header, mut job) = client.job("monitor").await.unwrap().unwrap();
+                job["Meta"] = serde_json::json!({ "edited": edited });
+                client
+                    .register_enforced("monitor", &job, header.job_modify_index, None)
+                    .await
+                    .unwrap();
+            });
+        },
+    )
+}
+
 /// Fault: another operator changes the job in Nomad between csi's plan and its register.
 /// Guard: register with EnforceIndex and the JobModifyIndex seen at plan time.
 /// Proof: exit 4 "changed by someone else"; the other change is what runs (never
@@ -63,26 +87,7 @@ fn failed_deployment_is_reverted_in_nomad_and_in_the_file() {
 fn concurrent_nomad_change_is_never_overwritten() {
     let bed = bed(&["--deploy-seconds", "1"]);
     deploy_all(&bed);
-    let address = bed.nomad.address.clone();
-    let run = answer_prompt(
-        &bed.env,
-        &["env", "patch-image", "sandbox", "monitor", "git-0123abcd"],
-        "Roll out",
-        "y",
-        move || {
-            // Another operator edits the job in the UI meanwhile.
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            rt.block_on(async {
-                let client = client(&address, None);
-                let (header, mut job) = client.job("monitor").await.unwrap().unwrap();
-                job["Meta"] = serde_json::json!({"edited": "in-the-ui"});
-                client
-                    .register_enforced("monitor", &job, header.job_modify_index, None)
-                    .await
-                    .unwrap();
-            });
-        },
-    );
+    let run = patch_monitor_while_another_operator_edits_it(&bed, "in-the-ui");
     assert_eq!(run.code, 4, "{}", run.stdout);
     assert!(
         run.stdout.contains("changed by someone else"),
@@ -268,25 +273,7 @@ fn a_conflict_behind_an_rpc_error_prefix_exits_4() {
             "1",
         ]);
         deploy_all(&bed);
-        let address = bed.nomad.address.clone();
-        let run = answer_prompt(
-            &bed.env,
-            &["env", "patch-image", "sandbox", "monitor", "git-0123abcd"],
-            "Roll out",
-            "y",
-            move || {
-                let rt = tokio::runtime::Runtime::new().unwrap();
-                rt.block_on(async {
-                    let client = client(&address, None);
-                    let (header, mut job) = client.job("monitor").await.unwrap().unwrap();
-                    job["Meta"] = serde_json::json!({"edited": "elsewhere"});
-                    client
-                        .register_enforced("monitor", &job, header.job_modify_index, None)
-                        .await
-                        .unwrap();
-                });
-            },
-        );
+        let run = patch_monitor_while_another_operator_edits_it(&bed, "elsewhere");
         assert_eq!(run.code, 4, "{version}: {}", run.stdout);
         assert!(
             run.stdout.contains("changed by someone else"),
