@@ -413,7 +413,8 @@ async fn become_role(
         )
         .await
         .pg_context("looking for the environment's role in the scratch cluster")?;
-    let (exists, current): (bool, String) = (row.get(0), row.get(1));
+    let exists: bool = decode::get(&row, 0, "pg_roles exists")?;
+    let current: String = decode::get(&row, 1, "current_user")?;
     if !exists || current == role {
         return Ok(None);
     }
