@@ -354,6 +354,19 @@ fn addresses_exported_for_another_server_receive_nothing() {
 }
 
 #[test]
+fn help_reads_as_documented() {
+    let env = plain_prod_env();
+    for (name, args) in [
+        ("help", &["--help"][..]),
+        ("env-help", &["env", "--help"][..]),
+    ] {
+        let run = env.csi(args);
+        assert_eq!(run.code, 0, "{}", run.all_output());
+        crate::assert_text_snapshot!(name, run.stdout);
+    }
+}
+
+#[test]
 fn completions_and_man_page_are_generated() {
     let env = plain_prod_env();
     let bash = env.csi(&["completions", "bash"]);

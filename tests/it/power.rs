@@ -91,6 +91,7 @@ fn plan_and_dry_run_change_nothing() {
         "{}",
         plan.stdout
     );
+    crate::assert_text_snapshot!("plan-stop", plan.stdout);
     let dry = bed.csi(&["env", "stop", "sandbox", "--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.all_output());
     assert_eq!(state_bytes(&bed.tf), before);

@@ -10,5 +10,6 @@ pub mod patch_bed;
 pub mod postgres;
 pub mod power_bed;
 pub mod pty;
+pub mod snapshot;
 pub mod sshd;
 pub mod terraform;
