@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::Context;
 use crate::borg::{nightly_archive_name, Borg};
-use crate::database::restore::{make_backup, Target};
+use crate::database::{make_backup, Target};
 use crate::operation;
 
 pub async fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::Context;
 use crate::borg::Borg;
 use crate::cli::DbPatchArgs;
-use crate::database::restore::{make_backup, Target};
+use crate::database::{make_backup, Target};
 use crate::dbpatch::{
     self, ledger, rehearse, Applied, Patch, Record, Rehearsal, RehearsalRequest, ScratchPlace,
 };

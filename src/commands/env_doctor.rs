@@ -8,11 +8,11 @@ use serde_json::{json, Value};
 
 use super::Context;
 use crate::cli::DoctorArgs;
-use crate::deploy::{self, render_for_nomad, RolloutDisplay, RolloutOptions};
 use crate::error::{precondition, CsiError, Kind};
-use crate::nomad::rollout::Outcome;
-use crate::nomad::{jobfile, rollout, NomadClient};
+use crate::nomad::deployment::Outcome;
+use crate::nomad::{deployment, jobfile, NomadClient};
 use crate::operation;
+use crate::rollout::{self, render_for_nomad, RolloutDisplay, RolloutOptions};
 use crate::settings::{Service, Settings};
 
 #[derive(Debug, Clone)]
@@ -180,7 +180,7 @@ async fn diagnose(client: &NomadClient, service: &Service) -> anyhow::Result<Opt
     if header.status != "pending" && !blocked {
         return Ok(None);
     }
-    let reason = rollout::placement_failure(&evaluations).unwrap_or_else(|| {
+    let reason = deployment::placement_failure(&evaluations).unwrap_or_else(|| {
         if blocked {
             "blocked evaluation".into()
         } else {
@@ -200,10 +200,10 @@ async fn submit(
     service: &Service,
 ) -> anyhow::Result<(u64, String)> {
     let text = fs_err::read_to_string(&service.job_file)?;
-    deploy::ensure_parsable(service, &text, client.agent_version().await?)?;
+    rollout::ensure_parsable(service, &text, client.agent_version().await?)?;
     let rendered = render_for_nomad(service, &text, &settings.nomad)?;
-    let planned = rollout::plan(client, &service.job_id, &rendered).await?;
-    Ok(rollout::register(client, &planned).await?)
+    let planned = deployment::plan(client, &service.job_id, &rendered).await?;
+    Ok(deployment::register(client, &planned).await?)
 }
 
 /// Watches a resubmitted service come up, or lowers its CPU when it cannot be placed.
@@ -237,7 +237,8 @@ async fn cpu_starved(
     eval: &str,
 ) -> anyhow::Result<bool> {
     let failure =
-        rollout::evaluated_placement_failure(client, eval, settings.nomad.deploy_timeout).await?;
+        deployment::evaluated_placement_failure(client, eval, settings.nomad.deploy_timeout)
+            .await?;
     Ok(failure.is_some_and(|reason| reason.contains("cpu")))
 }
 
@@ -282,7 +283,7 @@ async fn lower_cpu(
         let patched = jobfile::set_task_cpu(&text, None, to)?;
         jobfile::write_atomically(&service.job_file, &patched.text)?;
     }
-    let version = rollout::current_version(client, &service.job_id).await?;
+    let version = deployment::current_version(client, &service.job_id).await?;
     watch(client, settings, service, version, &eval, display).await?;
     let file = if persist {
         " (and in the job file)"
@@ -324,7 +325,7 @@ async fn watch(
     display: &RolloutDisplay,
 ) -> anyhow::Result<()> {
     let options = RolloutOptions::new(&settings.nomad, settings.nomad.deploy_timeout, true);
-    let outcome = deploy::watch_and_revert(
+    let outcome = rollout::watch_and_revert(
         client,
         &service.job_id,
         &service.name,

@@ -2,9 +2,9 @@
 //! Nomad and the job's status; exit 7 on any difference or missing job.
 
 use super::Context;
-use crate::deploy::drift_row;
 use crate::error::{CsiError, Kind};
 use crate::nomad::NomadClient;
+use crate::rollout::drift_row;
 
 pub async fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
     let settings = ctx.reach(env).await?;

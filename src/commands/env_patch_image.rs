@@ -7,11 +7,11 @@ use serde_json::json;
 
 use super::Context;
 use crate::cli::PatchImageArgs;
-use crate::deploy::{self, PatchedFile, RolloutOptions, Rollouts, ServiceResult};
 use crate::error::{usage, CsiError, Kind};
 use crate::journal::Operation;
-use crate::nomad::{jobfile, rollout::Outcome, NomadClient, NomadError};
+use crate::nomad::{deployment::Outcome, jobfile, NomadClient, NomadError};
 use crate::operation;
+use crate::rollout::{self, PatchedFile, RolloutOptions, Rollouts, ServiceResult};
 use crate::settings::Settings;
 
 mod live;
@@ -23,13 +23,13 @@ pub async fn run(ctx: &Context, args: PatchImageArgs) -> anyhow::Result<()> {
         usage(e.to_string())
             .with_hint("tags are the build's git commit: git- and 8 lower-case hex digits")
     })?;
-    let services = deploy::select_services(&settings.services, &names, args.all)?;
+    let services = rollout::select_services(&settings.services, &names, args.all)?;
     if args.live {
         return live::run(ctx, &settings, &services, &tag, &args).await;
     }
     let files = services
         .iter()
-        .map(|s| deploy::patch_service_file(s, &tag))
+        .map(|s| rollout::patch_service_file(s, &tag))
         .collect::<Result<Vec<_>, _>>()?;
     show_files(ctx, &files);
     if args.no_submit {
@@ -41,7 +41,7 @@ pub async fn run(ctx: &Context, args: PatchImageArgs) -> anyhow::Result<()> {
         timeout + std::time::Duration::from_secs(30),
     )?;
     if ctx.global.dry_run {
-        let plans = deploy::plan_all(&client, &settings.nomad, files).await?;
+        let plans = rollout::plan_all(&client, &settings.nomad, files).await?;
         if ctx.printer.is_json() {
             let services: Vec<_> = plans
                 .iter()
@@ -58,7 +58,7 @@ pub async fn run(ctx: &Context, args: PatchImageArgs) -> anyhow::Result<()> {
             ctx.printer
                 .json(&json!({"tag": tag, "dry_run": true, "services": services}));
         } else {
-            deploy::show_plans(&ctx.printer, &plans);
+            rollout::show_plans(&ctx.printer, &plans);
         }
         ctx.printer
             .info("dry run: nothing written, nothing submitted");
@@ -68,9 +68,9 @@ pub async fn run(ctx: &Context, args: PatchImageArgs) -> anyhow::Result<()> {
     let params = json!({"tag": tag, "services": services.iter().map(|s| &s.name).collect::<Vec<_>>(), "revert": options.revert});
     let settings = &settings;
     operation::run_locked(settings, "patch-image", params, |op| async move {
-        let plans = deploy::plan_all(&client, &settings.nomad, files).await?;
+        let plans = rollout::plan_all(&client, &settings.nomad, files).await?;
         if !ctx.printer.is_json() {
-            deploy::show_plans(&ctx.printer, &plans);
+            rollout::show_plans(&ctx.printer, &plans);
         }
         let changing = plans
             .iter()
@@ -92,7 +92,7 @@ pub async fn run(ctx: &Context, args: PatchImageArgs) -> anyhow::Result<()> {
             plan.file.write()?;
         }
         op.step("files_written", json!({"tag": tag}))?;
-        let rollouts = deploy::roll_out_all(&ctx.printer, &client, plans, options, &op).await;
+        let rollouts = rollout::roll_out_all(&ctx.printer, &client, plans, options, &op).await;
         summarise(ctx, &op, &tag, rollouts)
     })
     .await

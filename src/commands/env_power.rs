@@ -9,9 +9,9 @@ use serde_json::json;
 use super::Context;
 use crate::cli::{PlanArgs, PlanFlags, PlanOperation, StartArgs, StopArgs};
 use crate::error::precondition;
-use crate::lifecycle::{self, Io, PowerRequest, PowerResult};
 use crate::lock::{self, LockState};
 use crate::operation;
+use crate::power::{self, Io, PowerRequest, PowerResult};
 use crate::preflight::human_age;
 use crate::settings::Settings;
 use crate::terraform::Direction;
@@ -75,7 +75,7 @@ async fn plan_only(
         printer: &ctx.printer,
         prompter: &ctx.prompter,
     };
-    let tree = lifecycle::preflight(settings)?;
+    let tree = power::preflight(settings)?;
     if let LockState::Held { holder } = lock::inspect(&settings.state_dir)? {
         ctx.printer.warn(&format!(
             "`{}` is locked by {}",
@@ -83,8 +83,8 @@ async fn plan_only(
             holder.describe()
         ));
     }
-    lifecycle::report_unfinished(settings, &tree, &ctx.printer).await?;
-    let plan = lifecycle::checked_plan(&tree, settings, request, &io).await?;
+    power::report_unfinished(settings, &tree, &ctx.printer).await?;
+    let plan = power::checked_plan(&tree, settings, request, &io).await?;
     if ctx.printer.is_json() {
         ctx.printer.json(&PowerResult::of(
             &settings.env_name,
@@ -144,7 +144,7 @@ async fn apply_locked(
     settings: &Settings,
     request: PowerRequest,
 ) -> anyhow::Result<(Option<chrono::TimeDelta>, serde_json::Value)> {
-    let tree = lifecycle::preflight(settings)?;
+    let tree = power::preflight(settings)?;
     let params = json!({
         "direction": request.direction,
         "expect": request.expect,
@@ -152,18 +152,18 @@ async fn apply_locked(
         "allow_dirty": request.allow_dirty,
         "accept_old_backup": request.accept_old_backup,
     });
-    let verb = lifecycle::verb(request.direction);
+    let verb = power::verb(request.direction);
     operation::run_locked(settings, verb, params, |op| async move {
         let io = Io {
             printer: &ctx.printer,
             prompter: &ctx.prompter,
         };
-        lifecycle::report_unfinished(settings, &tree, &ctx.printer).await?;
+        power::report_unfinished(settings, &tree, &ctx.printer).await?;
         if request.direction == Direction::Stop {
-            let backup = lifecycle::backup_gate(settings, &io, request.accept_old_backup).await?;
+            let backup = power::backup_gate(settings, &io, request.accept_old_backup).await?;
             op.step("backup_checked", backup)?;
         }
-        let plan = lifecycle::checked_plan(&tree, settings, &request, &io).await?;
+        let plan = power::checked_plan(&tree, settings, &request, &io).await?;
         op.step(
             "planned",
             json!({"tag": plan.tag, "totals": plan.summary.totals(), "mismatches": plan.mismatches}),
@@ -174,7 +174,7 @@ async fn apply_locked(
             let result = json!(PowerResult::of(env, request.direction, &plan));
             return Ok(((None, result), format!("nothing to do: already {state}")));
         }
-        lifecycle::accept_differences(&plan, &request, &io)?;
+        power::accept_differences(&plan, &request, &io)?;
         let question = format!(
             "{} `{env}`: apply this plan ({} changes)?",
             capitalised(verb),
@@ -182,8 +182,8 @@ async fn apply_locked(
         );
         ctx.prompter.confirm(&question, env, settings.protected)?;
         op.step("confirmed", json!({"by": lock::current_user()}))?;
-        let report = lifecycle::apply(&tree, &plan, &op, &io).await?;
-        let present = lifecycle::verify(&tree, request.direction, &plan.summary).await?;
+        let report = power::apply(&tree, &plan, &op, &io).await?;
+        let present = power::verify(&tree, request.direction, &plan.summary).await?;
         op.step("verified", json!({"resources_under_target": present}))?;
         let (message, downtime) = match request.direction {
             Direction::Stop => (format!("stopped: {} resources destroyed", plan.summary.changes.len()), None),
@@ -217,10 +217,10 @@ async fn after_start(
     if request.no_wait {
         ctx.printer.info("not waiting for Nomad (--no-wait)");
     } else {
-        lifecycle::wait_for_services(settings, &ctx.printer, request.wait_timeout).await?;
+        power::wait_for_services(settings, &ctx.printer, request.wait_timeout).await?;
         op.step("services_running", json!({}))?;
     }
-    match lifecycle::since_last_activity(settings).await {
+    match power::since_last_activity(settings).await {
         Ok(Some(downtime)) => {
             let length = downtime.length(Utc::now());
             ctx.printer.info(&format!(
@@ -229,8 +229,7 @@ async fn after_start(
                 downtime.since.format("%Y-%m-%d %H:%M UTC"),
                 downtime.source
             ));
-            ctx.printer
-                .info(&lifecycle::advice(&settings.env_name, length));
+            ctx.printer.info(&power::advice(&settings.env_name, length));
             op.step(
                 "downtime",
                 json!({"since": downtime.since, "source": downtime.source, "seconds": length.num_seconds()}),

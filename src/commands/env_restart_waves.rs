@@ -8,7 +8,7 @@ use serde_json::json;
 use super::Context;
 use crate::cli::{GateArg, RestartWavesArgs};
 use crate::error::{refused, usage};
-use crate::lifecycle::Io;
+use crate::power::Io;
 use crate::waves::{self, Db, Decision, GateMode, Request, RunOptions};
 
 pub async fn run(ctx: &Context, args: RestartWavesArgs) -> anyhow::Result<()> {

@@ -14,9 +14,11 @@ use super::Context;
 use crate::borg::{safety_archive_name, Archive, ArchiveSpec, Borg};
 use crate::cli::RestoreDbArgs;
 use crate::database::restore::{
-    self, dump_size, inspect, make_backup, selected_tables, staging_name, Emptying, FullOptions,
-    LoadOutcome, LoadRequest, Mode, ParallelOptions, SelectedTable, SelectiveOptions, Target,
-    TargetState, TargetTable,
+    self, staging_name, Emptying, FullOptions, LoadOutcome, LoadRequest, Mode, ParallelOptions,
+    SelectedTable, SelectiveOptions,
+};
+use crate::database::{
+    dump_size, inspect, make_backup, selected_tables, Target, TargetState, TargetTable,
 };
 use crate::error::{precondition, usage, CsiError, Kind};
 use crate::journal::Operation;
@@ -273,7 +275,7 @@ impl Execution<'_> {
                 "the backup is {} old: that counts as downtime",
                 human_age(age)
             ));
-            printer.info(&crate::lifecycle::advice(&self.settings.env_name, age));
+            printer.info(&crate::power::advice(&self.settings.env_name, age));
         }
         Ok(outcome)
     }

@@ -1,10 +1,14 @@
 //! The environment's PostgreSQL database.
 
+pub mod backup;
 mod connect;
 pub mod decode;
 pub mod dump;
 pub mod pg_error;
 pub mod restore;
 pub mod scratch;
+pub mod target;
 
+pub use backup::{dump_size, make_backup, Backup};
 pub use connect::{connect, describe, ping, ServerInfo};
+pub use target::{inspect, selected_tables, Target, TargetState, TargetTable};

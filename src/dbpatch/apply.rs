@@ -9,7 +9,7 @@ use super::rehearse::EnvFacts;
 use super::run::{run, Applied, StatementFailed};
 use super::Patch;
 use crate::database::pg_error::PgContext;
-use crate::database::restore::Target;
+use crate::database::Target;
 use crate::error::{failed, verification, CsiError, Kind};
 use crate::output::Printer;
 

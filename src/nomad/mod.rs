@@ -3,9 +3,9 @@
 pub mod api;
 mod calls;
 mod client;
+pub mod deployment;
 pub mod diff;
 pub mod jobfile;
-pub mod rollout;
 pub mod services;
 pub mod version;
 

@@ -9,7 +9,7 @@ use super::plan::describe;
 use super::preflight::Prepared;
 use super::progress::{self, Progress, State, Step};
 use crate::borg::Borg;
-use crate::database::restore::make_backup;
+use crate::database::make_backup;
 use crate::dbpatch::{self, rehearse, Patch, Record, RehearsalRequest, ScratchPlace};
 use crate::error::CsiError;
 use crate::journal::Operation;
@@ -99,7 +99,7 @@ struct Steps<'a> {
     runner: &'a Runner<'a>,
     patches: Vec<Patch>,
     records: Vec<Record>,
-    target: crate::database::restore::Target,
+    target: crate::database::Target,
     facts: crate::dbpatch::EnvFacts,
     op: &'a Operation,
 }

@@ -8,13 +8,13 @@ use chrono::{Local, Utc};
 
 use super::progress::{self, Migration, Progress, State, Step};
 use super::SAFETY_PREFIX;
-use crate::database::restore::Target;
+use crate::database::Target;
 use crate::dbpatch::{self, ledger, EnvFacts, Patch};
-use crate::deploy::{self, DriftRow};
 use crate::error::{precondition, usage, CsiError, Kind};
 use crate::lock::{self, LockState};
 use crate::nomad::{jobfile, NomadClient};
 use crate::output::Printer;
+use crate::rollout::{self, DriftRow};
 use crate::settings::Settings;
 
 /// What the operator asked for.
@@ -126,7 +126,7 @@ fn begin(settings: &Settings, tag: &str, migrations: Vec<Migration>) -> anyhow::
     for service in &settings.services {
         // The file's image is what a rollback brings back; a file without one is refused
         // now rather than in the middle of the rollout.
-        let file = deploy::patch_service_file(service, tag)?;
+        let file = rollout::patch_service_file(service, tag)?;
         previous_tags.insert(service.name.clone(), file.old_tag);
     }
     Ok(Progress {
@@ -211,7 +211,7 @@ async fn check_drift(
 ) -> anyhow::Result<Vec<DriftRow>> {
     let mut rows = Vec::new();
     for service in &settings.services {
-        let row = deploy::drift_row(nomad, service).await.map_err(|e| {
+        let row = rollout::drift_row(nomad, service).await.map_err(|e| {
             precondition(format!("cannot compare {} with Nomad: {e}", service.name))
                 .with_hint("`csi env check` tests the connection to Nomad")
         })?;

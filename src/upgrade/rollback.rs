@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::execute::Runner;
 use super::progress::Progress;
-use crate::deploy::{self, RolloutDisplay};
-use crate::nomad::{rollout, NomadClient, NomadError};
+use crate::nomad::{deployment, NomadClient, NomadError};
+use crate::rollout::{self, RolloutDisplay};
 use crate::settings::Service;
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,7 +37,7 @@ pub async fn roll_back_all(runner: &Runner<'_>, progress: &Progress) -> Vec<Roll
     let rollbacks = services.into_iter().map(|(service, tag)| {
         let display = &display;
         async move {
-            let options = rollout::WatchOptions {
+            let options = deployment::WatchOptions {
                 timeout: runner.timeout,
                 restart_budget: runner.settings.nomad.restart_budget,
             };
@@ -81,7 +81,7 @@ async fn in_nomad(
     client: &NomadClient,
     service: &Service,
     tag: &str,
-    options: rollout::WatchOptions,
+    options: deployment::WatchOptions,
     display: &RolloutDisplay,
 ) -> Result<String, String> {
     let name = &service.name;
@@ -89,14 +89,14 @@ async fn in_nomad(
     let Some((header, _)) = client.job(&service.job_id).await.map_err(failed)? else {
         return Err("the job is not in Nomad".into());
     };
-    if deploy::running_tag(&header).as_deref() == Some(tag) {
+    if rollout::running_tag(&header).as_deref() == Some(tag) {
         display.update(name, &format!("already on {tag}"));
         return Ok(format!("already on {tag} (version {})", header.version));
     }
     let versions = client.job_versions(&service.job_id).await.map_err(failed)?;
     let Some(earlier) = versions
         .iter()
-        .filter(|v| v.version < header.version && deploy::running_tag(v).as_deref() == Some(tag))
+        .filter(|v| v.version < header.version && rollout::running_tag(v).as_deref() == Some(tag))
         .max_by_key(|v| (v.stable, v.version))
     else {
         return Err(format!("no earlier version of the job runs {tag}"));
@@ -106,31 +106,30 @@ async fn in_nomad(
         .revert_job(&service.job_id, earlier.version, header.version)
         .await
         .map_err(failed)?;
-    let now = rollout::current_version(client, &service.job_id)
+    let now = deployment::current_version(client, &service.job_id)
         .await
         .map_err(failed)?;
-    let watched = rollout::watch(client, &service.job_id, now, "", options, |p| {
+    let watched = deployment::watch(client, &service.job_id, now, "", options, |p| {
         display.progress(name, p)
     })
     .await
     .map_err(failed)?;
     match watched {
-        rollout::Watched::Healthy => {
+        deployment::Watched::Healthy => {
             display.update(name, &format!("back on {tag}"));
             Ok(format!("reverted to version {} ({tag})", earlier.version))
         }
-        rollout::Watched::Failed(reason) | rollout::Watched::RevertedByNomad { reason, .. } => {
-            Err(format!(
-                "reverted to version {} but it did not come up: {reason}",
-                earlier.version
-            ))
-        }
+        deployment::Watched::Failed(reason)
+        | deployment::Watched::RevertedByNomad { reason, .. } => Err(format!(
+            "reverted to version {} but it did not come up: {reason}",
+            earlier.version
+        )),
     }
 }
 
 /// Puts the previous tag back in the job file; true when the file changed.
 fn in_file(service: &Service, tag: &str) -> Result<bool, String> {
-    let file = deploy::patch_service_file(service, tag).map_err(|e| e.message)?;
+    let file = rollout::patch_service_file(service, tag).map_err(|e| e.message)?;
     if !file.changed() {
         return Ok(false);
     }

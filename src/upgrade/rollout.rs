@@ -7,11 +7,11 @@ use serde_json::{json, Value};
 use super::execute::Runner;
 use super::progress::{self, Progress, State};
 use super::rollback::{self, RolledBack};
-use crate::deploy::{self, PatchedFile, RolloutOptions, ServiceResult};
 use crate::error::{verification, CsiError, Kind};
 use crate::journal::Operation;
-use crate::nomad::rollout::Outcome;
+use crate::nomad::deployment::Outcome;
 use crate::nomad::NomadError;
+use crate::rollout::{self, PatchedFile, RolloutOptions, ServiceResult};
 
 pub async fn run(
     runner: &Runner<'_>,
@@ -22,11 +22,11 @@ pub async fn run(
     let files = settings
         .services
         .iter()
-        .map(|s| deploy::patch_service_file(s, &progress.tag))
+        .map(|s| rollout::patch_service_file(s, &progress.tag))
         .collect::<Result<Vec<_>, _>>()?;
     // Planning fails as a whole when Nomad is unreachable: nothing is written yet.
-    let plans = deploy::plan_all(runner.nomad, &settings.nomad, files).await?;
-    deploy::show_plans(runner.printer, &plans);
+    let plans = rollout::plan_all(runner.nomad, &settings.nomad, files).await?;
+    rollout::show_plans(runner.printer, &plans);
     progress.files_written = true;
     progress::save(&settings.state_dir, progress)?;
     for plan in plans.iter().filter(|p| p.file.changed()) {
@@ -34,7 +34,7 @@ pub async fn run(
     }
     op.step("files_written", json!({ "tag": progress.tag }))?;
     let options = RolloutOptions::new(&settings.nomad, runner.timeout, true);
-    let rollouts = deploy::roll_out_all(runner.printer, runner.nomad, plans, options, op).await;
+    let rollouts = rollout::roll_out_all(runner.printer, runner.nomad, plans, options, op).await;
     let results = rollouts.results;
     let mut failures = failures(&results);
     if let Some(error) = rollouts.journal_error {
@@ -100,7 +100,7 @@ fn failures(results: &[(PatchedFile, Result<Outcome, NomadError>)]) -> Vec<Strin
 async fn verify(runner: &Runner<'_>, progress: &Progress) -> anyhow::Result<()> {
     let mut wrong = Vec::new();
     for service in &runner.settings.services {
-        let row = deploy::drift_row(runner.nomad, service).await?;
+        let row = rollout::drift_row(runner.nomad, service).await?;
         let tag = Some(progress.tag.as_str());
         if row.running_tag.as_deref() != tag || row.file_tag.as_deref() != tag || row.drift {
             wrong.push(format!(

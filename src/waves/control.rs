@@ -11,8 +11,8 @@ use serde_json::json;
 use super::live::{self, LiveState, Runner};
 use super::record::{self, Next, Restart};
 use crate::journal::{Journal, Outcome};
-use crate::lifecycle::Io;
 use crate::lock;
+use crate::power::Io;
 use crate::settings::Settings;
 
 #[derive(Debug, Serialize)]

@@ -70,7 +70,7 @@ pub async fn determine(
         downtime.noted_at = Some(found.at);
         return Ok(Some(downtime));
     }
-    let from_database = crate::lifecycle::since_last_activity(settings).await?;
+    let from_database = crate::power::since_last_activity(settings).await?;
     Ok(from_database
         .map(|d| Downtime::new(d.since, "the newest job status change in the database", now)))
 }

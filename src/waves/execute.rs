@@ -17,9 +17,9 @@ use super::plan::{Db, Decision};
 use super::record::{self, GateMode, Next, Restart};
 use crate::error::{self, refused, CsiError, Kind};
 use crate::journal::{Journal, Operation, Outcome};
-use crate::lifecycle::Io;
 use crate::lock::{self, EnvLock, LockState};
 use crate::params::{self, job_types, shown, Assignment, Change, Value as ParamValue};
+use crate::power::Io;
 use crate::settings::Settings;
 
 pub struct RunOptions {

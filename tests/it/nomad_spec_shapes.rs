@@ -411,18 +411,18 @@ fn the_double_answers_in_the_shapes_csi_decodes() {
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/nomad/monitor.nomad"))
                 .unwrap()
                 .replace('$', "");
-        let planned = csi_ops::nomad::rollout::plan(&client, "monitor", &hcl)
+        let planned = csi_ops::nomad::deployment::plan(&client, "monitor", &hcl)
             .await
             .unwrap();
-        let (version, eval) = csi_ops::nomad::rollout::register(&client, &planned)
+        let (version, eval) = csi_ops::nomad::deployment::register(&client, &planned)
             .await
             .unwrap();
-        let watched = csi_ops::nomad::rollout::watch(
+        let watched = csi_ops::nomad::deployment::watch(
             &client,
             "monitor",
             version,
             &eval,
-            csi_ops::nomad::rollout::WatchOptions {
+            csi_ops::nomad::deployment::WatchOptions {
                 timeout: std::time::Duration::from_secs(10),
                 restart_budget: 1,
             },
@@ -430,7 +430,7 @@ fn the_double_answers_in_the_shapes_csi_decodes() {
         )
         .await
         .unwrap();
-        assert_eq!(watched, csi_ops::nomad::rollout::Watched::Healthy);
+        assert_eq!(watched, csi_ops::nomad::deployment::Watched::Healthy);
         assert!(!client.job_versions("monitor").await.unwrap().is_empty());
         assert!(!client.job_evaluations("monitor").await.unwrap().is_empty());
     });

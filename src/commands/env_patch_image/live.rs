@@ -6,12 +6,12 @@ use serde_json::{json, Value};
 use super::Context;
 use super::Severity;
 use crate::cli::PatchImageArgs;
-use crate::deploy::{self, RolloutDisplay, RolloutOptions};
 use crate::error::{precondition, CsiError, Kind};
 use crate::journal::Operation;
-use crate::nomad::rollout::{self, Outcome};
+use crate::nomad::deployment::{self, Outcome};
 use crate::nomad::{NomadClient, NomadError};
 use crate::operation;
+use crate::rollout::{self, RolloutDisplay, RolloutOptions};
 use crate::settings::{Service, Settings};
 
 pub async fn run(
@@ -129,12 +129,12 @@ async fn patch_one(
     let response = client
         .register_enforced(&service.job_id, job, index, None)
         .await?;
-    let version = rollout::current_version(client, &service.job_id).await?;
+    let version = deployment::current_version(client, &service.job_id).await?;
     op.step(
         "submitted_live",
         json!({"service": service.name, "version": version}),
     )?;
-    Ok(deploy::watch_and_revert(
+    Ok(rollout::watch_and_revert(
         client,
         &service.job_id,
         &service.name,

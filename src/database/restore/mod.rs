@@ -2,7 +2,6 @@
 //! streamed (never stored) through a filter into one transaction that csi commits only
 //! when the dump is complete and the checks inside the transaction pass.
 
-mod backup;
 mod common;
 mod full;
 mod load;
@@ -13,10 +12,8 @@ mod report;
 mod selective;
 mod sql;
 mod staging;
-mod target;
 mod writer;
 
-pub use backup::{dump_size, make_backup, Backup};
 pub use common::TableLoad;
 pub use full::FullOptions;
 pub use load::{check_archive, load, LoadOutcome, LoadRequest, Mode};
@@ -24,4 +21,3 @@ pub use parallel::ParallelOptions;
 pub use report::Report;
 pub use selective::{Emptying, SelectedTable, SelectiveOptions};
 pub use staging::staging_name;
-pub use target::{inspect, selected_tables, Target, TargetState, TargetTable};

@@ -3,7 +3,7 @@
 
 use crate::database::dump::{quote_ident, quote_literal};
 
-use super::target::Target;
+use crate::database::Target;
 
 /// The staging schema of this run: `<schema>_csi_restore_<pid>`.
 pub fn staging_name(schema: &str) -> String {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::{precondition, usage, CsiError};
-use crate::nomad::rollout::{self, Outcome, PlannedJob, WatchOptions, Watched};
+use crate::nomad::deployment::{self, Outcome, PlannedJob, WatchOptions, Watched};
 use crate::nomad::{jobfile, NomadClient, NomadError, NomadVersion};
 use crate::settings::{NomadSettings, Service};
 
@@ -74,7 +74,7 @@ pub async fn plan_all(
     for file in files {
         let rendered = render_for_nomad(&file.service, &file.patched, nomad)?;
         planning.push(async move {
-            let planned = rollout::plan(client, &file.service.job_id, &rendered)
+            let planned = deployment::plan(client, &file.service.job_id, &rendered)
                 .await
                 .map_err(|e| {
                     anyhow::Error::new(e).context(format!("planning {}", file.service.name))
@@ -161,7 +161,7 @@ pub async fn roll_out(
         return Ok(Outcome::Unchanged);
     }
     display.update(name, "registering");
-    let (version, eval_id) = rollout::register(client, &plan.planned).await?;
+    let (version, eval_id) = deployment::register(client, &plan.planned).await?;
     on_submitted(version, &eval_id);
     watch_and_revert(
         client,
@@ -188,9 +188,9 @@ pub async fn watch_and_revert(
     options: RolloutOptions,
     display: &RolloutDisplay,
 ) -> Result<Outcome, NomadError> {
-    let progress = |p: &rollout::Progress| display.progress(name, p);
+    let progress = |p: &deployment::Progress| display.progress(name, p);
     let watched =
-        rollout::watch(client, job_id, version, eval_id, options.watch(), progress).await?;
+        deployment::watch(client, job_id, version, eval_id, options.watch(), progress).await?;
     let reason = match watched {
         Watched::Healthy => {
             display.update(name, &format!("version {version} healthy"));
@@ -206,7 +206,7 @@ pub async fn watch_and_revert(
     if !options.revert {
         return Ok(Outcome::Failed { version, reason });
     }
-    let reverted_to = match rollout::revert(client, job_id, version).await {
+    let reverted_to = match deployment::revert(client, job_id, version).await {
         Ok(Some(to)) => to,
         Ok(None) => {
             return Ok(Outcome::Failed {
@@ -216,7 +216,7 @@ pub async fn watch_and_revert(
         }
         // Nomad's auto-revert landed between csi's look and its revert: not a conflict.
         Err(conflict @ NomadError::Conflict { .. }) => {
-            return match rollout::reverted_by_nomad(client, job_id, version).await? {
+            return match deployment::reverted_by_nomad(client, job_id, version).await? {
                 Some(to) => {
                     reverted_by_nomad(client, job_id, name, version, to, reason, options, display)
                         .await
@@ -227,8 +227,9 @@ pub async fn watch_and_revert(
         Err(e) => return Err(e),
     };
     display.update(name, &format!("reverting to version {reverted_to}"));
-    let new_version = rollout::current_version(client, job_id).await?;
-    let back = rollout::watch(client, job_id, new_version, "", options.watch(), progress).await?;
+    let new_version = deployment::current_version(client, job_id).await?;
+    let back =
+        deployment::watch(client, job_id, new_version, "", options.watch(), progress).await?;
     let reason = match back {
         Watched::Healthy => reason,
         Watched::Failed(failure)
@@ -259,14 +260,14 @@ async fn reverted_by_nomad(
     display: &RolloutDisplay,
 ) -> Result<Outcome, NomadError> {
     display.update(name, &format!("reverted by Nomad to version {reverted_to}"));
-    let now = rollout::current_version(client, job_id).await?;
+    let now = deployment::current_version(client, job_id).await?;
     let mut reason = reason;
     if now > version {
-        let progress = |p: &rollout::Progress| display.progress(name, p);
+        let progress = |p: &deployment::Progress| display.progress(name, p);
         if let Watched::Failed(failure)
         | Watched::RevertedByNomad {
             reason: failure, ..
-        } = rollout::watch(client, job_id, now, "", options.watch(), progress).await?
+        } = deployment::watch(client, job_id, now, "", options.watch(), progress).await?
         {
             reason = format!("{reason}; the revert also failed: {failure}");
         }

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use crate::nomad::rollout::Progress;
+use crate::nomad::deployment::Progress;
 use crate::output::Printer;
 
 pub struct RolloutDisplay {

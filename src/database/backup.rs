@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::load::check_archive;
+use super::restore::check_archive;
 use super::target::Target;
 use crate::borg::{Borg, DUMP_ITEM};
 use crate::error::{failed, CsiError, Kind};

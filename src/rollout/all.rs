@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::{roll_out, PatchedFile, RolloutDisplay, RolloutOptions, ServicePlan};
 use crate::journal::Operation;
+use crate::nomad::deployment::Outcome;
 use crate::nomad::diff::diff_lines;
-use crate::nomad::rollout::Outcome;
 use crate::nomad::{NomadClient, NomadError};
 use crate::output::Printer;
 
