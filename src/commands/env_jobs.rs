@@ -1,17 +1,16 @@
 //! `csi env jobs <env> list|set-status|retry`: select jobs, and walk stuck ones through
 //! authorized statuses, one transaction per job, with a pause between jobs.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::json;
 
 use super::Context;
 use crate::cli::{JobSelectionArgs, JobsAction, JobsArgs, JobsListArgs, WalkFlags};
 use crate::error::{failed, precondition, usage, CsiError, Kind};
 use crate::jobs::{
-    self, describe, path_text, JobRow, Outcome, Resolved, Selection, Status, StatusCount, Summary,
-    TimeRange, Transitions, WalkOptions,
+    self, describe, path_text, JobRow, Outcome, Resolved, Selection, Status, StatusPlan, Summary,
+    TimeRange, Transitions, WalkOptions, WalkProgress,
 };
 use crate::operation;
 use crate::output::Printer;
@@ -161,31 +160,6 @@ fn job_line(job: &JobRow) -> String {
     )
 }
 
-/// Per current status: how many jobs, and the walk or why it is refused.
-#[derive(Debug, Serialize)]
-struct StatusPlan {
-    status: String,
-    jobs: i64,
-    walk: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refused: Option<String>,
-}
-
-fn plan(counts: &[StatusCount], rules: &Transitions, path: &[Status]) -> Vec<StatusPlan> {
-    counts
-        .iter()
-        .map(|c| StatusPlan {
-            status: describe(c.status),
-            jobs: c.jobs,
-            walk: path_text(c.status, path),
-            refused: rules
-                .check_path(c.status, path)
-                .err()
-                .map(|d| d.to_string()),
-        })
-        .collect()
-}
-
 async fn walk(
     ctx: &Context,
     settings: &Settings,
@@ -198,7 +172,7 @@ async fn walk(
     let resolved = jobs::resolve(&client, &settings.database.schema, &selection).await?;
     let rules = Transitions::load(&client, &settings.database.schema).await?;
     let counts = jobs::counts(&client, &resolved).await?;
-    let plan = plan(&counts, &rules, &path);
+    let plan = jobs::plan_walk(&counts, &rules, &path);
     let pause = flags.pause.unwrap_or(settings.jobs.pause);
     let total: i64 = counts.iter().map(|c| c.jobs).sum();
     let selected = flags.limit.map_or(total, |l| total.min(l as i64));
@@ -348,7 +322,7 @@ async fn run_walk(
 ) -> anyhow::Result<(Summary, Vec<serde_json::Value>)> {
     let p = &ctx.printer;
     let json = p.is_json();
-    let mut progress = Progress::new(selected);
+    let mut progress = WalkProgress::new(selected);
     // A dry run in JSON lists every job's walk in the document.
     let mut planned = Vec::new();
     let summary = jobs::walk(client, resolved, rules, options, |job, outcome| {
@@ -382,47 +356,6 @@ async fn run_walk(
     })
     .await?;
     Ok((summary, planned))
-}
-
-/// A progress line every 10% or every 5 seconds.
-struct Progress {
-    total: i64,
-    done: i64,
-    changed: u64,
-    skipped: u64,
-    failed: u64,
-    step: i64,
-    last: Instant,
-}
-
-impl Progress {
-    fn new(total: i64) -> Self {
-        Progress {
-            total,
-            done: 0,
-            changed: 0,
-            skipped: 0,
-            failed: 0,
-            step: (total / 10).max(1),
-            last: Instant::now(),
-        }
-    }
-
-    fn tick(&mut self, p: &Printer, outcome: &Outcome) {
-        self.done += 1;
-        match outcome {
-            Outcome::Changed | Outcome::WouldWrite => self.changed += 1,
-            Outcome::Skipped(_) => self.skipped += 1,
-            Outcome::Failed(_) => self.failed += 1,
-        }
-        if self.done % self.step == 0 || self.last.elapsed() >= Duration::from_secs(5) {
-            self.last = Instant::now();
-            p.info(&format!(
-                "progress: {}/{} jobs ({} changed, {} skipped, {} failed)",
-                self.done, self.total, self.changed, self.skipped, self.failed
-            ));
-        }
-    }
 }
 
 fn report(ctx: &Context, plan: &[StatusPlan], summary: &Summary, jobs: Vec<serde_json::Value>) {

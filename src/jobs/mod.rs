@@ -3,6 +3,8 @@
 //! services do, through `job_status_changes` rows that the database's trigger checks.
 //! Nothing here knows about the command line.
 
+mod plan;
+mod progress;
 mod query;
 mod rules;
 mod selection;
@@ -10,6 +12,8 @@ mod status;
 mod summary;
 mod writer;
 
+pub use plan::{plan_walk, StatusPlan};
+pub use progress::WalkProgress;
 pub use query::{counts, page, JobRow, StatusCount};
 pub use rules::{Disallowed, Transitions};
 pub use selection::{

@@ -4,6 +4,7 @@
 
 mod all;
 mod display;
+pub mod doctor;
 mod drift;
 mod files;
 mod template;
