@@ -5,6 +5,7 @@
 #   restore-db vs the bare `borg extract --stdout | psql` pipe on the same archive
 #   (>= 1 GB), csi's peak RSS; --tables of two tables vs the full restore;
 #   patch-image of six services vs one, against the Nomad double with 200 ms per request;
+#   a broken image of six services caught and reverted, against Nomad 0.11.1 and 2.0.5;
 #   env status with every source answering in 200 ms; csi --help startup;
 #   jobs retry of 1,000 vs 10,000 jobs: csi's peak RSS.
 #
@@ -32,7 +33,7 @@ for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
         --keep) keep=1 ;;
-        -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) printf 'bench: unknown argument %s (try --help)\n' "$arg" >&2; exit 2 ;;
     esac
 done
@@ -94,6 +95,7 @@ setup_all
 figure_startup
 figure_status
 figure_patch_image
+figure_broken_image
 figure_jobs_memory
 figure_restore
 

@@ -83,6 +83,46 @@ figure_patch_image() {
     detail "patch-image against the double (200 ms per request, deployments healthy after 2 s): one ${ones[*]} s, six ${alls[*]} s"
 }
 
+# A broken image of all six services, against production's Nomad (0.11.1) and the current
+# release, each a double of its own with Nomad's defaults (no update block: healthy
+# deadline 5 min, progress deadline 10 min, no auto-revert) and csi's defaults (no
+# deploy_timeout): from the command's start to its exit, every service failed and
+# reverted by csi from what the allocations show, not at Nomad's deadline.
+figure_broken_image() {
+    local version port pid config out start seconds code reverted cmd
+    for version in 0.11.1 2.0.5; do
+        say "broken image of six services, Nomad $version"
+        port=$(free_port)
+        "$double" --bind "127.0.0.1:$port" --nomad-version "$version" --fail-image-pattern baadf00d \
+            --cpu-capacity 20000 --deploy-seconds 1 >"$work/double-$version.log" 2>&1 &
+        pid=$!
+        started_pids+=("$pid")
+        wait_for_port "$port" "$pid" || { cat "$work/double-$version.log" >&2; die "the Nomad $version double did not start"; }
+        mkdir -p "$work/nomad-$version"
+        cp "$root"/nomad/*.nomad "$work/nomad-$version/"
+        config="$work/csi-$version.hcl"
+        sed -e "s|127.0.0.1:$nomad_port\"|127.0.0.1:$port\"|" -e "s|\"$work/nomad\"|\"$work/nomad-$version\"|" \
+            -e '/deploy_timeout/d' "$work/csi.hcl" >"$config"
+        cmd=(env -u PGHOST -u PGPORT -u PGUSER "$csi" --config "$config" --state-dir "$work/state-$version")
+        out="$work/broken-$version.out"
+        "${cmd[@]}" env doctor bench --fix --yes >"$out" 2>&1 \
+            || { tail -n 20 "$out" >&2; die "submitting the six services to the Nomad $version double failed"; }
+        start=$(now)
+        code=0
+        "${cmd[@]}" env patch-image bench --all git-baadf00d --yes >"$out" 2>&1 || code=$?
+        seconds=$(seconds_since "$start")
+        reverted=$(grep -cE '^[a-z-]+: version [0-9]+ failed.*reverted to version' "$out" || true)
+        # exit 6: failed and reverted; anything else is not a figure.
+        if [[ $code != 6 || $reverted != 6 ]]; then
+            tail -n 30 "$out" >&2
+            die "Nomad $version: expected exit 6 and six services reverted, got exit $code and $reverted"
+        fi
+        kill "$pid" 2>/dev/null || true
+        row "broken image of six services reverted, Nomad $version" "$seconds s" "< 60 s" "$(verdict "$seconds" "<" 60)"
+    done
+    detail "broken image: the doubles at Nomad's defaults (restart delays 15 s to 1 min, progress deadline 10 min); the new image's first failed pull decides, crashes are left to csi's restart budget"
+}
+
 # jobs retry of N jobs in internal_error: csi's own peak RSS.
 figure_jobs_memory() {
     say "jobs retry of 1,000 then 10,000 jobs"

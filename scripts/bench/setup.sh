@@ -108,7 +108,7 @@ environment "$1" {
       CSI_ROOT_DIR                 = "/opt/csi"
       CSI_CONFIG_ENV_FILE_CONTENT  = "CSI_ENVIRONMENT=bench"
       CSI_SECRETS_ENV_FILE_CONTENT = "CSI_DATABASE_PASSWORD=bench"
-      CSI_REGISTRY_TOKEN           = "bench-registry-token"
+      GITLAB_TOKEN_PASSWORD        = "bench-registry-token"
     }
   }
   database {

@@ -217,6 +217,29 @@ impl AllocationListStub {
                 .is_some_and(|d| d.healthy == Some(true))
     }
 
+    /// A task whose image the registry says does not exist: docker's "manifest ...
+    /// not found" or "pull access denied" behind the driver's "Failed to pull". Nomad
+    /// treats it as recoverable (drivers/docker `recoverablePullError` spares only
+    /// "Error: image ... not found") and restarts after the policy's delay (a minute
+    /// for some services), but no restart will find the image: it decides at once.
+    pub fn unpullable_image(&self) -> Option<String> {
+        self.task_states.iter().flatten().find_map(|(task, state)| {
+            state.events.iter().flatten().find_map(|e| {
+                let message = &e.display_message;
+                let missing = [
+                    "not found",
+                    "manifest unknown",
+                    "pull access denied",
+                    "does not exist",
+                ]
+                .iter()
+                .any(|m| message.contains(m));
+                (e.kind == "Driver Failure" && message.contains("Failed to pull") && missing)
+                    .then(|| format!("{task}: {message}"))
+            })
+        })
+    }
+
     /// The most restarts of any of its tasks, and the task's latest failure message.
     pub fn restarts(&self) -> (u64, String) {
         self.task_states
@@ -372,5 +395,50 @@ impl JobHeader {
             }
         }
         images
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AllocationListStub;
+
+    fn alloc_with_event(kind: &str, message: &str) -> AllocationListStub {
+        serde_json::from_value(serde_json::json!({
+            "ID": "3d773f5e-0000",
+            "ClientStatus": "pending",
+            "TaskStates": { "monitor": { "State": "pending", "Restarts": 1, "Events": [
+                { "Type": kind, "DisplayMessage": message },
+                { "Type": "Restarting", "DisplayMessage": "Task restarting in 1m0s" }
+            ] } }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_image_the_registry_does_not_have_decides_at_once() {
+        let missing = alloc_with_event(
+            "Driver Failure",
+            "Failed to pull `registry/cosims/monitor:git-baadf00d`: API error (404): manifest for registry/cosims/monitor:git-baadf00d not found: manifest unknown",
+        );
+        let why = missing
+            .unpullable_image()
+            .expect("a missing image is decisive");
+        assert!(why.starts_with("monitor: Failed to pull"), "{why}");
+        let denied = alloc_with_event(
+            "Driver Failure",
+            "Failed to pull `cosims/monitor:x`: pull access denied for cosims/monitor, repository does not exist or may require 'docker login'",
+        );
+        assert!(denied.unpullable_image().is_some());
+    }
+
+    #[test]
+    fn a_transient_pull_error_or_a_crash_is_left_to_the_restart_budget() {
+        let timeout = alloc_with_event(
+            "Driver Failure",
+            "Failed to pull `cosims/monitor:x`: net/http: TLS handshake timeout",
+        );
+        assert_eq!(timeout.unpullable_image(), None);
+        let crash = alloc_with_event("Terminated", "Exit Code: 1, Exit Message: \"not found\"");
+        assert_eq!(crash.unpullable_image(), None);
     }
 }

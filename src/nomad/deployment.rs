@@ -244,12 +244,17 @@ fn rolled_back_to(description: &str) -> Option<u64> {
         .ok()
 }
 
-/// The first allocation of the new version that failed, or whose task restarted more
-/// than `budget` times, described.
+/// The first allocation of the new version that failed, whose image cannot be pulled,
+/// or whose task restarted more than `budget` times, described.
 fn over_budget(ours: &[&AllocationListStub], budget: u32) -> Option<String> {
     ours.iter().find_map(|a| {
         let (restarts, why) = a.restarts();
-        if a.client_status == "failed" {
+        if let Some(missing) = a.unpullable_image() {
+            Some(format!(
+                "allocation {}: the image cannot be pulled ({missing})",
+                short(&a.id)
+            ))
+        } else if a.client_status == "failed" {
             Some(format!("allocation {} failed ({why})", short(&a.id)))
         } else if restarts > u64::from(budget) {
             Some(format!(
