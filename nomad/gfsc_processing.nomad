@@ -1,19 +1,19 @@
-# GFSC processing worker (Gap-filled Fractional Snow Cover), the heaviest job type.
+# GFSC (gap-filled fractional snow cover) processing worker.
 #
-# Parameterized batch job; job-execution sends the list of input products as the
-# dispatch payload (JSON), written to local/payload.json.
+# A parameterized batch job: job-execution dispatches it once per job (dispatch
+# metadata job_id and job_unique_id), on a worker VM of flavour eo2.medium.
+#
+# Written for Nomad 0.11 (HCL1), as production's files are. `meta_required` is given
+# twice: HCL1 appends the two lists (the job requires both keys); HCL2 calls it
+# "Attribute redefined", so Nomad 1.9+ cannot parse this file. It has no image: the
+# worker script runs the scientific software image named in cosims.system_parameters
+# (`csi env processing-image`), so patch-image never touches it.
 #
 # Template variables: see nomad/README.md.
 
 job "gfsc-processing" {
-  datacenters = ["hrsi"]
   type        = "batch"
-  priority    = 40
-
-  parameterized {
-    payload       = "required"
-    meta_required = ["job_id", "tile_id"]
-  }
+  datacenters = ["hrsi"]
 
   constraint {
     attribute = "${node.class}"
@@ -21,71 +21,97 @@ job "gfsc-processing" {
   }
 
   constraint {
-    attribute = "${attr.cpu.numcores}"
-    operator  = ">="
-    value     = "8"
+    attribute = "${attr.platform.aws.instance-type}"
+    value     = "eo2.medium"
   }
 
-  group "gfsc" {
-    ephemeral_disk {
-      size = 20000 // MB: 60 days of FSC/SWS inputs for one tile
-    }
+  parameterized {
+    meta_required = ["job_id"]
+    meta_required = ["job_unique_id"]
+  }
 
-    task "gfsc-processing" {
-      driver = "docker"
+  // One allocation per dispatched job: the worker, and beside it a task that copies
+  // the allocation directory to the results bucket while the worker runs and once
+  // more when it ends (the worker is the leader: Nomad stops the other after it).
+  group "run-and-log" {
 
-      dispatch_payload {
-        file = "payload.json"
-      }
+    task "run-worker" {
+      leader = true
+      driver = "raw_exec"
 
       config {
-        image = "registry.hrsi.example/cosims/cosims/gfsc_processing:git-2e7f4b88"
-        args = [
-          "--job-id", "${NOMAD_META_job_id}",
-          "--payload", "${NOMAD_TASK_DIR}/payload.json",
-          "--work-dir", "${NOMAD_ALLOC_DIR}/work",
-        ]
-
-        auth {
-          username = "cosims-deploy"
-          password = "$GITLAB_TOKEN_PASSWORD"
-        }
-
-        mount {
-          type     = "bind"
-          source   = "$CSI_ROOT_DIR/auxiliary/gfsc"
-          target   = "/opt/cosims/auxiliary"
-          readonly = true
-        }
+        command = "$CSI_ROOT_DIR/worker/components/worker/src/run_gfsc.sh"
+        args    = ["${NOMAD_META_JOB_ID}"]
       }
 
       template {
+        env         = true
+        destination = "csi_config.env"
         data        = <<EOF
 $CSI_CONFIG_ENV_FILE_CONTENT
 EOF
-        destination = "secrets/file.env"
-        env         = true
       }
 
       template {
+        env         = true
+        destination = "${NOMAD_SECRETS_DIR}/csi_secrets.env"
         data        = <<EOF
 $CSI_SECRETS_ENV_FILE_CONTENT
 EOF
-        destination = "secrets/secrets.env"
-        env         = true
-      }
-
-      /* The tile is known only at dispatch time. */
-      template {
-        data        = "CSI_TILE_ID={{ env \"NOMAD_META_tile_id\" }}\n"
-        destination = "local/tile.env"
-        env         = true
       }
 
       resources {
-        cpu        = 8000
-        memory     = 16384
-        memory_max = 24576
+        cpu    = 50
+        memory = 3000
+      }
+    }
+
+    task "upload-nomad-alloc-dir" {
+      driver = "raw_exec"
+
+      // Time enough for the last upload after the interrupt.
+      kill_timeout = "100s"
+
+      // The script is given inline to bash (a heredoc inside the args list). Its
+      // $NAMES are the shell's and ${NOMAD_*} are Nomad's: csi renders neither.
+      config {
+        command = "bash"
+        args = [ "-c", <<EOF
+          if [ -z "$CSI_BUCKET_NAME_SIP_RESULTS" ]; then
+            echo "CSI_BUCKET_NAME_SIP_RESULTS is not set" >&2
+            exit 1
+          fi
+          target=csi:$CSI_BUCKET_NAME_SIP_RESULTS/work/jobs/${NOMAD_META_JOB_UNIQUE_ID}/nomad/allocs
+
+          upload () {
+            # A frozen copy, without Nomad's FIFOs: rclone checksums what it sent.
+            rm -rf snapshot
+            cp -Rp ${NOMAD_ALLOC_DIR} snapshot
+            find snapshot -type p -delete
+            rclone sync snapshot $target/${NOMAD_ALLOC_ID}
+            rclone copy $target/allocs_list.txt . || true
+            touch allocs_list.txt
+            grep -qxF "${NOMAD_ALLOC_ID}" allocs_list.txt \
+              || echo "${NOMAD_ALLOC_ID}" >> allocs_list.txt
+            rclone copy allocs_list.txt $target
+          }
+
+          # Nomad interrupts this task when the leader ends: one last upload.
+          trap 'upload; exit' SIGINT
+          while true; do
+            upload
+            sleep 1
+          done
+EOF
+        ]
+      }
+
+      template {
+        env         = true
+        destination = "csi_config.env"
+        data        = <<EOF
+$CSI_CONFIG_ENV_FILE_CONTENT
+EOF
       }
     }
   }

@@ -1,14 +1,15 @@
 /*
  * Job execution service: dispatches the configured jobs to the processing workers
- * (parameterized batch jobs si-processing, rlies1-processing, gfsc-processing, ...)
- * through the Nomad API, within the vCPU budget set in cosims.system_parameters.
+ * (the parameterized batch jobs si-processing, rlies1-processing, gfsc-processing,
+ * ...) through the Nomad API, within the vCPU budget set in cosims.system_parameters.
  *
+ * HCL1 (Nomad 0.11): the task directly under the job, no update block.
  * Template variables: see nomad/README.md.
  */
 
 job "job-execution" {
-  datacenters = ["hrsi"]
   type        = "service"
+  datacenters = ["hrsi"]
   priority    = 70
 
   constraint {
@@ -16,57 +17,54 @@ job "job-execution" {
     value     = "orchestrator"
   }
 
-  group "job-execution" {
-    count = 1
+  task "job-execution" {
+    driver = "docker"
 
-    ephemeral_disk {
-      size = 500
+    config {
+      # Bump with `csi patch-image job-execution <tag>`, never in the Nomad UI.
+      image = "registry.hrsi.example/cosims/cosims/job_execution:git-0c5e8d42"
+      auth {
+        username = "cosims-deploy"
+        password = "$GITLAB_TOKEN_PASSWORD"
+      }
+      volumes = [
+        "$CSI_ROOT_DIR/logs/job_execution:/var/log/cosims",
+        "$CSI_ROOT_DIR/dispatch:/opt/cosims/dispatch",
+      ]
     }
 
-    task "job-execution" {
-      driver = "docker"
+    resources {
+      cpu    = 600
+      memory = 1024
+    }
 
-      config {
-        # Bump with `csi patch-image job-execution <tag>`, never in the Nomad UI.
-        image = "registry.hrsi.example/cosims/cosims/job_execution:git-0c5e8d42"
-        auth {
-          username = "cosims-deploy"
-          password = "$GITLAB_TOKEN_PASSWORD"
-        }
-        volumes = [
-          "$CSI_ROOT_DIR/logs/job_execution:/var/log/cosims",
-          "$CSI_ROOT_DIR/dispatch:/opt/cosims/dispatch",
-        ]
-      }
+    logs {
+      max_files     = 10
+      max_file_size = 10
+    }
 
-      template {
-        data        = <<EOF
+    template {
+      env         = true
+      destination = "csi_config.env"
+      data        = <<EOF
 $CSI_CONFIG_ENV_FILE_CONTENT
 EOF
-        destination = "secrets/file.env"
-        env         = true
-      }
+    }
 
-      template {
-        data        = <<EOF
+    template {
+      env         = true
+      destination = "${NOMAD_SECRETS_DIR}/csi_secrets.env"
+      change_mode = "restart"
+      data        = <<EOF
 $CSI_SECRETS_ENV_FILE_CONTENT
 EOF
-        destination = "secrets/secrets.env"
-        env         = true
-        change_mode = "restart"
-      }
+    }
 
-      env {
-        NOMAD_ADDR        = "http://${attr.unique.network.ip-address}:4646"
-        CSI_DISPATCH_DIR  = "/opt/cosims/dispatch"
-        CSI_WORKER_CLASS  = "worker"
-        CSI_ORCHESTRATOR  = "${attr.unique.hostname}"
-      }
-
-      resources {
-        cpu    = 600
-        memory = 1024
-      }
+    env {
+      NOMAD_ADDR       = "http://${attr.unique.network.ip-address}:4646"
+      CSI_DISPATCH_DIR = "/opt/cosims/dispatch"
+      CSI_WORKER_CLASS = "worker"
+      CSI_ORCHESTRATOR = "${attr.unique.hostname}"
     }
   }
 }

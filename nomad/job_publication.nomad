@@ -1,9 +1,10 @@
 # Job publication service: copies processed products to the public buckets and
-# registers them in the catalogue. Template variables: see nomad/README.md.
+# registers them in the catalogue. HCL1 (Nomad 0.11), the task directly under the
+# job, no update block. Template variables: see nomad/README.md.
 
 job "job-publication" {
-  datacenters = ["hrsi"]
   type        = "service"
+  datacenters = ["hrsi"]
 
   constraint {
     attribute = "${node.class}"
@@ -15,59 +16,50 @@ job "job-publication" {
     owner     = "hrsi-operations"
   }
 
-  group "job-publication" {
-    network {
-      port "metrics" {
-        to = 9102
+  task "job-publication" {
+    driver = "docker"
+
+    config {
+      image = "registry.hrsi.example/cosims/cosims/job_publication:git-7be21f60"
+
+      auth {
+        username = "cosims-deploy"
+        password = "$GITLAB_TOKEN_PASSWORD"
       }
+
+      volumes = ["$CSI_ROOT_DIR/publication/staging:/opt/cosims/staging"]
     }
 
-    task "job-publication" {
-      driver = "docker"
+    resources {
+      cpu    = 300
+      memory = 512
+    }
 
-      config {
-        image = "registry.hrsi.example/cosims/cosims/job_publication:git-7be21f60"
-        ports = ["metrics"]
+    logs {
+      max_files     = 10
+      max_file_size = 10
+    }
 
-        auth {
-          username = "cosims-deploy"
-          password = "$GITLAB_TOKEN_PASSWORD"
-        }
-
-        mount {
-          type   = "bind"
-          source = "$CSI_ROOT_DIR/publication/staging"
-          target = "/opt/cosims/staging"
-        }
-      }
-
-      // Configuration and secrets, spliced in by csi at submission.
-      template {
-        data        = <<EOF
+    // Configuration and secrets, spliced in by csi at submission.
+    template {
+      env         = true
+      destination = "csi_config.env"
+      data        = <<EOF
 $CSI_CONFIG_ENV_FILE_CONTENT
 EOF
-        destination = "secrets/file.env"
-        env         = true
-      }
+    }
 
-      template {
-        data        = <<EOF
+    template {
+      env         = true
+      destination = "${NOMAD_SECRETS_DIR}/csi_secrets.env"
+      data        = <<EOF
 $CSI_SECRETS_ENV_FILE_CONTENT
 EOF
-        destination = "secrets/secrets.env"
-        env         = true
-      }
+    }
 
-      env {
-        CSI_METRICS_PORT = "${NOMAD_PORT_metrics}"
-        CSI_STAGING_DIR  = "/opt/cosims/staging"
-        CSI_TMP_DIR      = "${NOMAD_TASK_DIR}/tmp"
-      }
-
-      resources {
-        cpu    = 300
-        memory = 512
-      }
+    env {
+      CSI_STAGING_DIR = "/opt/cosims/staging"
+      CSI_TMP_DIR     = "${NOMAD_TASK_DIR}/tmp"
     }
   }
 }

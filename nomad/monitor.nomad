@@ -1,11 +1,12 @@
 # Monitor service: watches the other services' heartbeats, the job status
 # transitions and the worker pool, and raises alerts.
+# HCL1 (Nomad 0.11), the task directly under the job, no update block.
 #
 # Template variables: see nomad/README.md.
 
 job "monitor" {
-  datacenters = ["hrsi"]
   type        = "service"
+  datacenters = ["hrsi"]
   priority    = 80 # must outlive the others when resources are short
 
   constraint {
@@ -13,70 +14,51 @@ job "monitor" {
     value     = "orchestrator"
   }
 
-  group "monitor" {
-    count = 1
+  task "monitor" {
+    driver = "docker"
 
-    network {
-      port "http" {
-        to = 8080
+    config {
+      image   = "registry.hrsi.example/cosims/cosims/monitor:git-e5093b7a"
+      command = "python3"
+      args    = ["-m", "cosims.monitor", "--state-dir", "${NOMAD_ALLOC_DIR}/state"]
+
+      auth {
+        username = "cosims-deploy"
+        password = "$GITLAB_TOKEN_PASSWORD"
       }
+
+      volumes = ["$CSI_ROOT_DIR/logs:/var/log/cosims:ro"]
     }
 
-    service {
-      name     = "cosims-monitor"
-      provider = "nomad"
-      port     = "http"
-
-      check {
-        type     = "http"
-        path     = "/health"
-        interval = "30s"
-        timeout  = "5s"
-      }
+    resources {
+      cpu    = 200
+      memory = 256
     }
 
-    task "monitor" {
-      driver = "docker"
+    logs {
+      max_files     = 10
+      max_file_size = 10
+    }
 
-      config {
-        image   = "registry.hrsi.example/cosims/cosims/monitor:git-e5093b7a"
-        ports   = ["http"]
-        command = "python3"
-        args    = ["-m", "cosims.monitor", "--state-dir", "${NOMAD_ALLOC_DIR}/state"]
-
-        auth {
-          username = "cosims-deploy"
-          password = "$GITLAB_TOKEN_PASSWORD"
-        }
-
-        volumes = ["$CSI_ROOT_DIR/logs:/var/log/cosims:ro"]
-      }
-
-      template {
-        data        = <<EOF
+    template {
+      env         = true
+      destination = "csi_config.env"
+      data        = <<EOF
 $CSI_CONFIG_ENV_FILE_CONTENT
 EOF
-        destination = "secrets/file.env"
-        env         = true
-      }
+    }
 
-      template {
-        data        = <<EOF
+    template {
+      env         = true
+      destination = "${NOMAD_SECRETS_DIR}/csi_secrets.env"
+      data        = <<EOF
 $CSI_SECRETS_ENV_FILE_CONTENT
 EOF
-        destination = "secrets/secrets.env"
-        env         = true
-      }
+    }
 
-      env {
-        CSI_MONITOR_NODE = "${attr.unique.hostname}"
-        CSI_NODE_CLASS   = "${node.class}"
-      }
-
-      resources {
-        cpu    = 200
-        memory = 256
-      }
+    env {
+      CSI_MONITOR_NODE = "${attr.unique.hostname}"
+      CSI_NODE_CLASS   = "${node.class}"
     }
   }
 }

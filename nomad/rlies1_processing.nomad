@@ -1,77 +1,117 @@
-# RLIE-S1 processing worker (River and Lake Ice Extent from Sentinel-1).
+# RLIE-S1 (river and lake ice from Sentinel-1) processing worker.
 #
-# Written in Nomad 0.x days and never reformatted: HCL1-era constructs that a strict
-# HCL2 parser rejects but that this deployment still accepts:
-#   - quoted attribute names in `meta` and `env`,
-#   - several attributes on one line in `resources`,
-#   - `args` written twice in `config` (HCL1: the last one wins).
-# Edit only with csi (it changes the image tag and nothing else).
+# A parameterized batch job: job-execution dispatches it once per job (dispatch
+# metadata job_id and job_unique_id), on a worker VM of flavour hm.large.
+#
+# Written for Nomad 0.11 (HCL1), as production's files are. `meta_required` is given
+# twice: HCL1 appends the two lists (the job requires both keys); HCL2 calls it
+# "Attribute redefined", so Nomad 1.9+ cannot parse this file. It has no image: the
+# worker script runs the scientific software image named in cosims.system_parameters
+# (`csi env processing-image`), so patch-image never touches it.
 #
 # Template variables: see nomad/README.md.
 
 job "rlies1-processing" {
+  type        = "batch"
   datacenters = ["hrsi"]
-  type = "batch"
-
-  parameterized {
-    payload = "forbidden"
-    meta_required = ["job_id", "tile_id"]
-  }
 
   constraint {
     attribute = "${node.class}"
-    value = "worker"
+    value     = "worker"
   }
 
-  meta {
-    "hrsi.product" = "RLIE-S1"
-    "hrsi.owner" = "hrsi-operations"
+  constraint {
+    attribute = "${attr.platform.aws.instance-type}"
+    value     = "hm.large"
   }
 
-  group "rlies1" {
-    task "rlies1-processing" {
-      driver = "docker"
+  parameterized {
+    meta_required = ["job_id"]
+    meta_required = ["job_unique_id"]
+  }
+
+  // One allocation per dispatched job: the worker, and beside it a task that copies
+  // the allocation directory to the results bucket while the worker runs and once
+  // more when it ends (the worker is the leader: Nomad stops the other after it).
+  group "run-and-log" {
+
+    task "run-worker" {
+      leader = true
+      driver = "raw_exec"
 
       config {
-        image = "registry.hrsi.example/cosims/cosims/rlies1_processing:git-c08f1d5a"
-        // Old argument list, kept by mistake when --tile-id was added; HCL1 ignores it.
-        args = ["--job-id", "${NOMAD_META_job_id}"]
-        args = ["--job-id", "${NOMAD_META_job_id}", "--tile-id", "${NOMAD_META_tile_id}"]
+        command = "$CSI_ROOT_DIR/worker/components/worker/src/run_rlies1.sh"
+        args    = ["${NOMAD_META_JOB_ID}"]
+      }
 
-        auth {
-          username = "cosims-deploy"
-          password = "$GITLAB_TOKEN_PASSWORD"
-        }
+      template {
+        env         = true
+        destination = "csi_config.env"
+        data        = <<EOF
+$CSI_CONFIG_ENV_FILE_CONTENT
+EOF
+      }
 
-        volumes = [
-          "$CSI_ROOT_DIR/auxiliary:/opt/cosims/auxiliary:ro",
-          "$CSI_ROOT_DIR/dem:/opt/cosims/dem:ro"
+      template {
+        env         = true
+        destination = "${NOMAD_SECRETS_DIR}/csi_secrets.env"
+        data        = <<EOF
+$CSI_SECRETS_ENV_FILE_CONTENT
+EOF
+      }
+
+      resources {
+        cpu    = 50
+        memory = 25000
+      }
+    }
+
+    task "upload-nomad-alloc-dir" {
+      driver = "raw_exec"
+
+      // Time enough for the last upload after the interrupt.
+      kill_timeout = "100s"
+
+      // The script is given inline to bash (a heredoc inside the args list). Its
+      // $NAMES are the shell's and ${NOMAD_*} are Nomad's: csi renders neither.
+      config {
+        command = "bash"
+        args = [ "-c", <<EOF
+          if [ -z "$CSI_BUCKET_NAME_SIP_RESULTS" ]; then
+            echo "CSI_BUCKET_NAME_SIP_RESULTS is not set" >&2
+            exit 1
+          fi
+          target=csi:$CSI_BUCKET_NAME_SIP_RESULTS/work/jobs/${NOMAD_META_JOB_UNIQUE_ID}/nomad/allocs
+
+          upload () {
+            # A frozen copy, without Nomad's FIFOs: rclone checksums what it sent.
+            rm -rf snapshot
+            cp -Rp ${NOMAD_ALLOC_DIR} snapshot
+            find snapshot -type p -delete
+            rclone sync snapshot $target/${NOMAD_ALLOC_ID}
+            rclone copy $target/allocs_list.txt . || true
+            touch allocs_list.txt
+            grep -qxF "${NOMAD_ALLOC_ID}" allocs_list.txt \
+              || echo "${NOMAD_ALLOC_ID}" >> allocs_list.txt
+            rclone copy allocs_list.txt $target
+          }
+
+          # Nomad interrupts this task when the leader ends: one last upload.
+          trap 'upload; exit' SIGINT
+          while true; do
+            upload
+            sleep 1
+          done
+EOF
         ]
       }
 
       template {
-        data = <<EOF
+        env         = true
+        destination = "csi_config.env"
+        data        = <<EOF
 $CSI_CONFIG_ENV_FILE_CONTENT
 EOF
-        destination = "secrets/file.env"
-        env = true
-      }
-
-      template {
-        data = <<EOF
-$CSI_SECRETS_ENV_FILE_CONTENT
-EOF
-        destination = "secrets/secrets.env"
-        env = true
-      }
-
-      env {
-        "CSI_WORK_DIR" = "${NOMAD_ALLOC_DIR}/work"
-        "GDAL_CACHEMAX" = "512"
-      }
-
-      resources {
-        cpu = 2000 memory = 6144
       }
     }
   }

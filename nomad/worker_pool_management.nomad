@@ -6,74 +6,64 @@
 # have enough free CPU. The known fix is to lower resources.cpu (1500 -> 1000) and
 # resubmit this file.
 #
+# HCL1 (Nomad 0.11), the task directly under the job, no update block.
 # Template variables: see nomad/README.md.
 
 job "worker-pool-management" {
-  datacenters = ["hrsi"]
   type        = "service"
+  datacenters = ["hrsi"]
 
   constraint {
     attribute = "${node.class}"
     value     = "orchestrator"
   }
 
-  group "worker-pool-management" {
-    count = 1
+  task "worker-pool-management" {
+    driver = "docker"
 
-    restart {
-      attempts = 3
-      interval = "15m"
-      delay    = "1m"
-      mode     = "fail"
+    config {
+      image = "registry.hrsi.example/cosims/cosims/worker_pool:git-9d2b64f1"
+
+      auth {
+        username = "cosims-deploy"
+        password = "$GITLAB_TOKEN_PASSWORD"
+      }
+
+      // OpenStack clouds.yaml and the worker bootstrap scripts.
+      volumes = ["$CSI_ROOT_DIR/openstack:/etc/openstack:ro"]
     }
 
-    task "worker-pool-management" {
-      driver = "docker"
+    resources {
+      cpu    = 1500
+      memory = 1024
+    }
 
-      config {
-        image = "registry.hrsi.example/cosims/cosims/worker_pool:git-9d2b64f1"
+    logs {
+      max_files     = 10
+      max_file_size = 10
+    }
 
-        auth {
-          username = "cosims-deploy"
-          password = "$GITLAB_TOKEN_PASSWORD"
-        }
-
-        // OpenStack clouds.yaml and the worker bootstrap scripts.
-        mount {
-          type     = "bind"
-          source   = "$CSI_ROOT_DIR/openstack"
-          target   = "/etc/openstack"
-          readonly = true
-        }
-      }
-
-      template {
-        data        = <<EOF
+    template {
+      env         = true
+      destination = "csi_config.env"
+      data        = <<EOF
 $CSI_CONFIG_ENV_FILE_CONTENT
 EOF
-        destination = "secrets/file.env"
-        env         = true
-      }
+    }
 
-      # OpenStack credentials live in the secrets env file.
-      template {
-        data        = <<EOF
+    # OpenStack credentials live in the secrets env file.
+    template {
+      env         = true
+      destination = "${NOMAD_SECRETS_DIR}/csi_secrets.env"
+      data        = <<EOF
 $CSI_SECRETS_ENV_FILE_CONTENT
 EOF
-        destination = "secrets/secrets.env"
-        env         = true
-      }
+    }
 
-      env {
-        OS_CLOUD             = "hrsi"
-        CSI_STATE_FILE       = "${NOMAD_ALLOC_DIR}/data/pool-state.json"
-        CSI_ORCHESTRATOR_VM  = "${attr.unique.hostname}"
-      }
-
-      resources {
-        cpu    = 1500
-        memory = 1024
-      }
+    env {
+      OS_CLOUD            = "hrsi"
+      CSI_STATE_FILE      = "${NOMAD_ALLOC_DIR}/data/pool-state.json"
+      CSI_ORCHESTRATOR_VM = "${attr.unique.hostname}"
     }
   }
 }

@@ -51,6 +51,63 @@ fn an_hcl1_file_parses_on_0_11_and_with_hclv1_on_1_8_never_on_1_9() {
     }
 }
 
+/// Production's service shape, a task directly under the job: every version makes it a
+/// group of the task's name (`jobspec/parse_job.go` "If we have tasks outside, create
+/// TaskGroups for them", v0.11.1; `jobspec2/parse_job.go` `normalizeJob`, v1.8.4 and
+/// v2.0.5), in HCL1 and in HCL2 alike.
+#[test]
+fn a_task_directly_under_the_job_is_a_group_of_its_name_on_every_version() {
+    for version in ["0.11.1", "1.8.4", "2.0.5"] {
+        let d = Double::start(&["--nomad-version", version]);
+        for hcl_v1 in [false, true] {
+            let r = parse(&d, "hcl1_service.nomad", hcl_v1);
+            assert_eq!(r.status, 200, "{version} HCLv1={hcl_v1}: {}", r.body);
+            let job = r.json();
+            let groups = job["TaskGroups"].as_array().unwrap();
+            assert_eq!(groups.len(), 1, "{version}");
+            assert_eq!(groups[0]["Name"], "job-execution", "{version}");
+            assert_eq!(groups[0]["Count"], 1, "{version}");
+            assert_eq!(groups[0]["Tasks"][0]["Name"], "job-execution");
+            assert_eq!(groups[0]["Tasks"][0]["Resources"]["CPU"], 1000);
+            // No update block: the default strategy, per group (api/jobs.go Canonicalize).
+            assert_eq!(groups[0]["Update"]["ProgressDeadline"], 600_000_000_000i64);
+        }
+    }
+}
+
+/// Production's batch shape, `meta_required` twice: HCL1 (0.11.1, or `HCLv1` on
+/// 1.0-1.8) requires both keys; HCL2 (1.x by default, always on 1.9+) refuses the
+/// file at the second one.
+#[test]
+fn repeated_meta_required_is_appended_by_hcl1_and_refused_by_hcl2() {
+    let both = json!(["job_id", "job_unique_id"]);
+    let old = Double::start(&["--nomad-version", "0.11.1"]);
+    let job = parse(&old, "hcl1_batch.nomad", false).json();
+    assert_eq!(job["ParameterizedJob"]["MetaRequired"], both);
+    let tasks = job["TaskGroups"][0]["Tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert!(tasks[1]["Config"]["args"][1]
+        .as_str()
+        .unwrap()
+        .contains("trap 'exit' SIGINT"));
+
+    let mid = Double::start(&["--nomad-version", "1.8.4"]);
+    let job = parse(&mid, "hcl1_batch.nomad", true).json();
+    assert_eq!(job["ParameterizedJob"]["MetaRequired"], both);
+    let new = Double::start(&["--nomad-version", "2.0.5"]);
+    for (d, hcl_v1) in [(&mid, false), (&new, false), (&new, true)] {
+        let refused = parse(d, "hcl1_batch.nomad", hcl_v1);
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert!(
+            refused
+                .body
+                .starts_with("Failed to parse job: input.hcl:9,"),
+            "{}",
+            refused.body
+        );
+    }
+}
+
 #[test]
 fn a_forwarding_agent_prefixes_errors_with_rpc_error() {
     let d = Double::start(&["--rpc-error-prefix"]);

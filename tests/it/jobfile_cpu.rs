@@ -1,16 +1,23 @@
-//! Changing a task's CPU in the real job files in nomad/: only the digits of the `cpu`
-//! attribute change, on a strict HCL2 file and on an HCL1-era one.
+//! Changing a task's CPU in the sandbox's job files in nomad/ (production's shape: a
+//! task directly under the job, HCL1-only batch files) and in HCL1-era fixtures: only
+//! the digits of the `cpu` attribute change.
 
 use std::path::PathBuf;
 
 use csi_ops::nomad::jobfile::{scan_with, set_task_cpu, JobFileError, ParseMode};
 
+/// A file of nomad/, or of tests/fixtures/ when the name has a folder.
 fn job_file(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("nomad")
-        .join(name);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let path = match name.contains('/') {
+        true => root.join("tests/fixtures").join(name),
+        false => root.join("nomad").join(name),
+    };
     fs_err::read_to_string(path).unwrap()
 }
+
+const HCL1_DOCKER: &str = "jobfiles/hcl1_docker_worker.nomad";
+const TWO_TASKS: &str = "jobfiles/two_task_worker.nomad";
 
 /// 1-based numbers of the lines that differ; both texts have as many lines.
 fn changed_lines(old: &str, new: &str) -> Vec<usize> {
@@ -93,7 +100,7 @@ fn strict_file_cpu_is_set_and_back() {
             "worker_pool_management.nomad",
             task,
             ParseMode::Strict,
-            "        cpu    = 1500\n",
+            "      cpu    = 1500\n",
             1500,
             1000,
         );
@@ -102,14 +109,14 @@ fn strict_file_cpu_is_set_and_back() {
 
 #[test]
 fn hcl1_era_file_cpu_is_set_and_back() {
-    let original = job_file("rlies1_processing.nomad");
+    let original = job_file(HCL1_DOCKER);
     assert!(matches!(
         scan_with(&original, ParseMode::Strict),
         Err(JobFileError::Syntax { .. })
     ));
     for task in [None, Some("rlies1-processing")] {
         set_and_back(
-            "rlies1_processing.nomad",
+            HCL1_DOCKER,
             task,
             ParseMode::Fallback,
             "        cpu = 2000 memory = 6144\n",
@@ -123,7 +130,7 @@ fn hcl1_era_file_cpu_is_set_and_back() {
 
 #[test]
 fn two_task_file_needs_the_task_name() {
-    let original = job_file("si_processing.nomad");
+    let original = job_file(TWO_TASKS);
     let err = set_task_cpu(&original, None, 1000).unwrap_err();
     assert!(
         matches!(err, JobFileError::SeveralResources { .. }),
@@ -137,4 +144,27 @@ fn two_task_file_needs_the_task_name() {
     assert_eq!(patched.old_cpu, 4000);
     assert_eq!(changed_lines(&original, &patched.text), vec![patched.line]);
     assert!(patched.text.contains("cpu    = 200\n"));
+}
+
+/// Production's batch files are HCL1 only (`meta_required` twice): read by the tolerant
+/// scanner; the worker task is the only one with resources, the uploader has none.
+#[test]
+fn batch_file_cpu_is_the_worker_tasks() {
+    for name in ["si_processing.nomad", "ws_processing.nomad"] {
+        for task in [None, Some("run-worker")] {
+            set_and_back(
+                name,
+                task,
+                ParseMode::Fallback,
+                "        cpu    = 50\n",
+                50,
+                200,
+            );
+        }
+        let err = set_task_cpu(&job_file(name), Some("upload-nomad-alloc-dir"), 100).unwrap_err();
+        assert!(
+            matches!(err, JobFileError::NoResources { .. }),
+            "{name}: {err}"
+        );
+    }
 }

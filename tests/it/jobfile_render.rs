@@ -20,11 +20,7 @@ fn job_files() -> Vec<(String, String)> {
         })
         .collect();
     files.sort();
-    assert!(
-        files.len() >= 9,
-        "nomad/ has only {} job files",
-        files.len()
-    );
+    assert_eq!(files.len(), 12, "nomad/: six services, six batch jobs");
     files
 }
 
@@ -178,12 +174,44 @@ fn secret_values_never_appear_in_errors() {
 
 #[test]
 fn unknown_dollar_variables_and_escapes_are_left_alone() {
-    let source = job_file("si_processing.nomad");
+    // An HCL1-era docker worker (fixture): `$${...}` is HCL's escape for the shell.
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/jobfiles/two_task_worker.nomad");
+    let source = fs_err::read_to_string(path).unwrap();
     let rendered = render(&source, &["CSI_ROOT_DIR"], &values).unwrap();
     // Not allow-listed here: left as written.
     assert!(rendered.contains("$CSI_SECRETS_ENV_FILE_CONTENT"));
     assert!(rendered.contains("\"$GITLAB_TOKEN_PASSWORD\""));
-    // `$${CSI_INPUT_URL}` is HCL's escape for the shell; untouched.
     assert!(rendered.contains("\\\"$${CSI_INPUT_URL}\\\""));
     assert!(rendered.contains("/opt/hrsi/auxiliary:/opt/cosims/auxiliary:ro"));
+}
+
+/// Production's batch files: the uploader's bash script is a heredoc inside the `args`
+/// list; its `$NAMES` are the shell's and `${NOMAD_*}` Nomad's, so only the allow-listed
+/// variables change, and nothing else in the file.
+#[test]
+fn a_batch_files_inline_script_is_left_to_the_shell() {
+    let source = job_file("si_processing.nomad");
+    let rendered = render(&source, DEFAULT_TEMPLATE_VARIABLES, &values).unwrap();
+    assert!(rendered.contains("command = \"/opt/hrsi/worker/components/worker/src/run.sh\""));
+    for kept in [
+        "target=csi:$CSI_BUCKET_NAME_SIP_RESULTS/work/jobs/${NOMAD_META_JOB_UNIQUE_ID}/nomad/allocs",
+        "cp -Rp ${NOMAD_ALLOC_DIR} snapshot",
+        "rclone sync snapshot $target/${NOMAD_ALLOC_ID}",
+        "args    = [\"${NOMAD_META_JOB_ID}\"]",
+    ] {
+        assert!(rendered.contains(kept), "{kept}");
+    }
+    let expected = source
+        .replace("$CSI_ROOT_DIR", "/opt/hrsi")
+        .replace("$CSI_CONFIG_ENV_FILE_CONTENT", CONFIG_ENV)
+        .replace("$CSI_SECRETS_ENV_FILE_CONTENT", SECRETS_ENV);
+    // The comments mention the variables too: compare the code only.
+    let code = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.trim_start().starts_with('#') && !l.trim_start().starts_with("//"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(code(&rendered), code(&expected));
 }

@@ -1,5 +1,7 @@
-//! The job file editor against the real job files in nomad/: patching changes the tag
-//! bytes and nothing else, on strict HCL2 files and on HCL1-era ones.
+//! The job file editor against the sandbox's job files in nomad/, written in
+//! production's shape (a task directly under the job; HCL1-only batch files with
+//! `meta_required` twice and no image), and against HCL1-era fixtures: patching changes
+//! the tag bytes and nothing else.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
@@ -17,8 +19,18 @@ const SERVICE_FILES: [&str; 6] = [
     "monitor.nomad",
     "worker_pool_management.nomad",
 ];
-const HCL1_FILE: &str = "rlies1_processing.nomad";
-const TWO_TASK_FILE: &str = "si_processing.nomad";
+/// Production's six parameterized batch files (no image: patch-image never edits them).
+const BATCH_FILES: [&str; 6] = [
+    "gfsc_processing.nomad",
+    "rlies1_processing.nomad",
+    "rlies1s2_processing.nomad",
+    "si_processing.nomad",
+    "test_job_processing.nomad",
+    "ws_processing.nomad",
+];
+/// HCL1-era docker files (fixtures): quoted keys, one-line attributes, `args` twice.
+const HCL1_FILE: &str = "jobfiles/hcl1_docker_worker.nomad";
+const TWO_TASK_FILE: &str = "jobfiles/two_task_worker.nomad";
 
 /// Every `*.nomad` file of the repository's nomad/ folder, sorted: (name, text).
 fn job_files() -> Vec<(String, String)> {
@@ -36,7 +48,14 @@ fn job_files() -> Vec<(String, String)> {
     files
 }
 
+/// A file of nomad/, or of tests/fixtures/ when the name has a folder.
 fn job_file(name: &str) -> String {
+    if name.contains('/') {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        return fs_err::read_to_string(path).unwrap();
+    }
     job_files()
         .into_iter()
         .find(|(n, _)| n == name)
@@ -48,16 +67,59 @@ fn job_file(name: &str) -> String {
 fn the_job_folder_holds_the_services_and_the_processing_jobs() {
     let files = job_files();
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-    for expected in SERVICE_FILES
-        .iter()
-        .chain(&[HCL1_FILE, TWO_TASK_FILE, "gfsc_processing.nomad"])
-    {
+    let mut expected: Vec<&str> = SERVICE_FILES.iter().chain(&BATCH_FILES).copied().collect();
+    expected.sort();
+    assert_eq!(names, expected);
+}
+
+/// Production's shape: every service has its one task directly under the job (no
+/// group) and no update block; the registry password is the template variable.
+#[test]
+fn services_have_their_task_directly_under_the_job_and_no_update_block() {
+    for file in SERVICE_FILES {
+        let text = job_file(file);
+        let found = scan(&text).unwrap();
+        assert_eq!(found.mode, ParseMode::Strict, "{file}");
+        assert_eq!(found.tasks.len(), 1, "{file}");
+        let job = file.trim_end_matches(".nomad").replace('_', "-");
+        assert_eq!(found.tasks[0].name, job, "{file}");
+        let task_line = text.lines().nth(found.tasks[0].line - 1).unwrap();
+        assert_eq!(
+            task_line,
+            format!("  task \"{job}\" {{"),
+            "{file}: not under the job"
+        );
+        assert!(!text.contains("group \""), "{file}");
+        assert!(!text.contains("update {"), "{file}");
         assert!(
-            names.contains(expected),
-            "{expected} missing from {names:?}"
+            text.contains("password = \"$GITLAB_TOKEN_PASSWORD\""),
+            "{file}"
         );
     }
-    assert!(files.len() >= 9, "{names:?}");
+}
+
+/// The batch files are HCL1 only (strict HCL2 refuses the second `meta_required`), read
+/// by the tolerant scanner: two tasks, no image, so asking for one is a clear error.
+#[test]
+fn batch_files_are_hcl1_only_and_have_no_image() {
+    for file in BATCH_FILES {
+        let text = job_file(file);
+        assert_eq!(text.matches("    meta_required = [").count(), 2, "{file}");
+        let strict = scan_with(&text, ParseMode::Strict).unwrap_err();
+        let second = text.rfind("meta_required").unwrap();
+        let line = text[..second].matches('\n').count() + 1;
+        assert!(
+            matches!(strict, JobFileError::Syntax { line: l, .. } if l == line),
+            "{file}: {strict}"
+        );
+        let found = scan(&text).unwrap();
+        assert_eq!(found.mode, ParseMode::Fallback, "{file}");
+        let tasks: Vec<&str> = found.tasks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(tasks, ["run-worker", "upload-nomad-alloc-dir"], "{file}");
+        assert!(found.images.is_empty(), "{file}");
+        let err = set_image_tag(&text, None, "git-deadbeef").unwrap_err();
+        assert!(matches!(err, JobFileError::NoImage { .. }), "{file}: {err}");
+    }
 }
 
 #[test]
@@ -90,7 +152,11 @@ fn service_images_follow_the_naming_convention() {
 #[test]
 fn patch_and_patch_back_restores_every_file_byte_for_byte() {
     let mut patched_images = 0;
-    for (name, original) in job_files() {
+    let files = job_files()
+        .into_iter()
+        .filter(|(name, _)| !BATCH_FILES.contains(&name.as_str()))
+        .chain([HCL1_FILE, TWO_TASK_FILE].map(|f| (f.to_string(), job_file(f))));
+    for (name, original) in files {
         let found = scan(&original).unwrap();
         assert!(!found.images.is_empty(), "{name}");
         for image in &found.images {
@@ -149,7 +215,10 @@ fn patch_and_patch_back_restores_every_file_byte_for_byte() {
             patched_images += 1;
         }
     }
-    assert!(patched_images >= 10, "only {patched_images} images patched");
+    assert_eq!(
+        patched_images, 9,
+        "six services, the HCL1 fixture, the two-task one"
+    );
 }
 
 #[test]
@@ -306,10 +375,7 @@ fn strict_and_fallback_agree_where_both_parse() {
             assert_eq!(a.images, b.images, "{name}");
         }
     }
-    assert!(
-        strict_files >= 8,
-        "only {strict_files} files parse strictly"
-    );
+    assert_eq!(strict_files, 6, "the six services parse strictly");
 
     // Trickier layouts than the real files have.
     let snippets = [

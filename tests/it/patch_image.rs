@@ -11,6 +11,19 @@ use support::patch_bed::{bed, deploy_all, file_tag, running_image, NOMAD_VERSION
 fn six_services_roll_out_concurrently() {
     let bed = bed(&["--cpu-capacity", "20000", "--deploy-seconds", "1"]);
     deploy_all(&bed);
+    let batch = |jobs: &std::path::Path| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(jobs)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with("_processing.nomad"))
+            .map(|name| (name.clone(), std::fs::read(jobs.join(&name)).unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+    let batch_before = batch(&bed.jobs);
+    assert_eq!(batch_before.len(), 6, "the six batch job files");
     let started = std::time::Instant::now();
     let run = bed.env.csi(&[
         "env",
@@ -38,6 +51,15 @@ fn six_services_roll_out_concurrently() {
         );
         assert_eq!(file_tag(&bed.jobs, file), "git-0123abcd");
     }
+    // --all is the six services: the batch job files are not touched, nor submitted.
+    assert_eq!(batch(&bed.jobs), batch_before);
+    assert!(
+        !bed.nomad
+            .requests()
+            .iter()
+            .any(|r| r.contains("processing")),
+        "a batch job was sent to Nomad"
+    );
     // One deployment takes about a second; six in sequence would take six.
     assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
     let drift = bed.env.csi(&["env", "drift", "sandbox"]);
@@ -256,7 +278,7 @@ fn no_submit_rewrites_the_file_and_leaves_nomad_alone() {
     assert_eq!(run.code, 0, "{}", run.all_output());
     assert!(
         run.stdout.contains(
-            "+        image   = \"registry.hrsi.example/cosims/cosims/monitor:git-0123abcd\""
+            "+      image   = \"registry.hrsi.example/cosims/cosims/monitor:git-0123abcd\""
         ),
         "the diff is shown: {}",
         run.stdout
@@ -336,7 +358,9 @@ fn a_broken_image_of_each_service_is_reverted_in_seconds_on_every_version() {
     });
 }
 
-const AUTO_REVERT: &str = "  update {\n    min_healthy_time = \"1s\"\n    healthy_deadline = \"2m\"\n    auto_revert      = true\n  }\n\n  group \"monitor\" {";
+/// A job-level update block (valid beside a task directly under the job: it applies to
+/// the task's group).
+const AUTO_REVERT: &str = "  update {\n    min_healthy_time = \"1s\"\n    healthy_deadline = \"2m\"\n    auto_revert      = true\n  }\n\n  task \"monitor\" {";
 
 /// With `auto_revert`, Nomad writes the rollback itself when csi fails the deployment:
 /// csi says so ("reverted by Nomad", exit 6) and never reports it as a conflict; without
@@ -356,7 +380,7 @@ fn auto_revert_on_is_nomads_revert_and_off_is_csis() {
             bed.nomad_setting("restart_budget = 0");
             if auto_revert {
                 bed.edit_job_file("monitor.nomad", |t| {
-                    t.replacen("  group \"monitor\" {", AUTO_REVERT, 1)
+                    t.replacen("  task \"monitor\" {", AUTO_REVERT, 1)
                 });
             }
             deploy_all(&bed);
@@ -401,8 +425,8 @@ fn an_hcl1_file_is_refused_by_nomad_1_9_and_up_before_any_change() {
         deploy_all(&bed);
         bed.edit_job_file("monitor.nomad", |t| {
             t.replacen(
-                "      resources {\n        cpu    = 200\n        memory = 256\n      }",
-                "      resources { cpu = 200 memory = 256 }",
+                "    resources {\n      cpu    = 200\n      memory = 256\n    }",
+                "    resources { cpu = 200 memory = 256 }",
                 1,
             )
         });
@@ -450,8 +474,8 @@ fn the_old_worker_pool_management_update_block_is_refused_by_validation() {
     let bed = bed(&["--deploy-seconds", "1"]);
     bed.edit_job_file("worker_pool_management.nomad", |t| {
         t.replacen(
-            "  group \"worker-pool-management\" {",
-            "  update {\n    max_parallel     = 1\n    health_check     = \"task_states\"\n    min_healthy_time = \"1m\"\n    healthy_deadline = \"10m\"\n    auto_revert      = true\n  }\n\n  group \"worker-pool-management\" {",
+            "  task \"worker-pool-management\" {",
+            "  update {\n    max_parallel     = 1\n    health_check     = \"task_states\"\n    min_healthy_time = \"1m\"\n    healthy_deadline = \"10m\"\n    auto_revert      = true\n  }\n\n  task \"worker-pool-management\" {",
             1,
         )
     });

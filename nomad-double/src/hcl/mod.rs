@@ -32,10 +32,11 @@ pub fn parse_job_with(
             return Err(format!("Failed to parse job: {strict_err}"))
         }
         Err(strict_err) => match tolerant::parse(src) {
-            Ok(body) => {
+            Ok(mut body) => {
                 tracing::debug!(
                     "strict HCL2 parse failed ({strict_err}); used the tolerant scanner"
                 );
+                merge_repeated(&mut body);
                 body
             }
             Err(_) => return Err(format!("Failed to parse job: {strict_err}")),
@@ -89,6 +90,32 @@ pub fn parse_job_with(
         crate::jobspec::fill_api_nulls(&mut job);
     }
     Ok(job)
+}
+
+/// What HCL1 makes of an attribute written twice in one block (HCL2 refuses it,
+/// "Attribute redefined"). jobspec decodes every block into a `map[string]interface{}`
+/// (`hcl.DecodeObject`, then mapstructure), and hcl's `decodeMap` decodes a repeated key
+/// into the value already there: a list is appended to (`decodeSlice` appends to a
+/// non-nil slice), anything else is replaced (the last one wins) — hashicorp/hcl
+/// `decoder.go` as vendored by Nomad v0.11.1. Production's batch files rely on it: two
+/// `meta_required` lines make a job that requires both keys.
+fn merge_repeated(body: &mut tree::Body) {
+    let mut merged: Vec<(String, tree::Val)> = Vec::with_capacity(body.attrs.len());
+    for (key, value) in std::mem::take(&mut body.attrs) {
+        match merged.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, tree::Val::List(old))) if matches!(value, tree::Val::List(_)) => {
+                if let tree::Val::List(more) = value {
+                    old.extend(more);
+                }
+            }
+            Some((_, old)) => *old = value,
+            None => merged.push((key, value)),
+        }
+    }
+    body.attrs = merged;
+    for block in &mut body.blocks {
+        merge_repeated(&mut block.body);
+    }
 }
 
 #[cfg(test)]
@@ -210,6 +237,29 @@ EOT
         .unwrap();
         assert_eq!(job["TaskGroups"][0]["Name"], "t");
         assert_eq!(job["TaskGroups"][0]["Count"], 1);
+    }
+
+    /// Production's batch files: `meta_required` twice. HCL1 appends the lists; a
+    /// repeated scalar keeps its last value; HCL2 refuses the file.
+    #[test]
+    fn hcl1_appends_repeated_lists_and_hcl2_refuses_them() {
+        let src = "job \"w\" {\n  type = \"batch\"\n  parameterized {\n    meta_required = [\"job_id\"]\n    meta_required = [\"job_unique_id\"]\n  }\n  task \"t\" {\n    driver = \"raw_exec\"\n    driver = \"exec\"\n    config {\n      command = \"bash\"\n      args = [ \"-c\", <<EOF\necho ${NOMAD_ALLOC_ID}\nEOF\n      ]\n    }\n  }\n}\n";
+        let job = parse_job(src, "", true).unwrap();
+        assert_eq!(
+            job["ParameterizedJob"]["MetaRequired"],
+            serde_json::json!(["job_id", "job_unique_id"])
+        );
+        let t = &job["TaskGroups"][0]["Tasks"][0];
+        assert_eq!(t["Driver"], "exec");
+        assert_eq!(
+            t["Config"]["args"],
+            serde_json::json!(["-c", "echo ${NOMAD_ALLOC_ID}\n"])
+        );
+        let err = parse_job_with(Parser::Hcl2, src, "", true).unwrap_err();
+        assert!(
+            err.starts_with("Failed to parse job: input.hcl:5,"),
+            "{err}"
+        );
     }
 
     #[test]
