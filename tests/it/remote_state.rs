@@ -1,7 +1,10 @@
 //! The remote state: tofu's own S3 backend (with its DynamoDB lock table, OpenTofu 1.6)
 //! against a real S3 server (moto, started here on loopback), two environments with a
 //! state each, the lock between two operators, and the init packages checked in the
-//! same object store (through rclone, as the apply script did) before a start.
+//! same object store (through rclone, as the apply script did) before a start. The lock
+//! in the bucket itself (`use_lockfile`, no DynamoDB: what an object store such as
+//! OpenStack's offers) needs Terraform or OpenTofu 1.10+, tested with HashiCorp
+//! terraform where it is on PATH (ignored otherwise, see the README).
 
 use crate::support;
 
@@ -50,7 +53,20 @@ impl Remote {
     }
 }
 
+/// How the state is locked between operators, and by which binary.
+#[derive(Clone, Copy, PartialEq)]
+enum Locking {
+    /// A DynamoDB table beside the bucket: OpenTofu 1.6 (CI's tofu).
+    DynamoDb,
+    /// A lock object in the bucket itself: Terraform/OpenTofu 1.10+.
+    InBucket,
+}
+
 fn remote() -> Remote {
+    remote_with(Locking::DynamoDb, &support::csi::tofu())
+}
+
+fn remote_with(locking: Locking, binary: &std::path::Path) -> Remote {
     let moto = Moto::start();
     moto.create_bucket(STATE_BUCKET);
     moto.create_lock_table(LOCK_TABLE);
@@ -71,15 +87,25 @@ fn remote() -> Remote {
     let mut config = String::new();
     for env in ["a", "b"] {
         let file = format!("{env}_env_backend.tfbackend");
-        std::fs::write(
-            bed.tf.join(&file),
-            moto.backend_file(STATE_BUCKET, &Remote::key(env), LOCK_TABLE),
-        )
-        .unwrap();
+        let key = Remote::key(env);
+        let (backend, seed_backend) = match locking {
+            Locking::DynamoDb => {
+                let text = moto.backend_file(STATE_BUCKET, &key, LOCK_TABLE);
+                (text.clone(), text)
+            }
+            // CI's tofu seeds the same state without a lock it does not know.
+            Locking::InBucket => (
+                moto.backend_file_in_bucket(STATE_BUCKET, &key, true),
+                moto.backend_file_in_bucket(STATE_BUCKET, &key, false),
+            ),
+        };
+        std::fs::write(bed.tf.join(&file), backend).unwrap();
+        let seed_file = format!("seed-{env}.tfbackend");
+        std::fs::write(bed.tf.join(&seed_file), seed_backend).unwrap();
         seed_stopped(
             &bed.tf,
             &bed.env.path().join(format!("seed-{env}")),
-            &file,
+            &seed_file,
             env,
             &env_refs,
         );
@@ -99,6 +125,8 @@ fn remote() -> Remote {
             ),
         ));
     }
+    let tofu = support::csi::tofu().display().to_string();
+    let config = config.replace(&tofu, &binary.display().to_string());
     std::fs::write(&bed.env.config, config).unwrap();
     for (k, v) in &envs {
         bed.env.set_env(k, v);
@@ -169,15 +197,49 @@ fn each_environment_has_its_remote_state_and_a_start_needs_its_init_packages() {
 
 #[test]
 fn a_lock_held_by_one_operator_is_named_to_the_other() {
-    let r = remote();
+    lock_held_by_one_operator_is_named_to_the_other(Locking::DynamoDb, &support::csi::tofu());
+}
+
+/// HashiCorp terraform is in none of the registries this project installs from: run with
+/// `cargo test --test it -- --ignored` where terraform 1.10+ is on PATH (it fails, never
+/// passes, without it). Ran and passed with Terraform 1.11.4 on 2026-12-06.
+#[test]
+#[ignore = "needs HashiCorp terraform 1.10+ on PATH (not installable from the project's registries)"]
+fn a_lock_in_the_bucket_itself_is_named_to_the_other_operator() {
+    let terraform = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("terraform"))
+        .find(|p| p.is_file())
+        .expect("terraform is not on PATH: this test needs it");
+    lock_held_by_one_operator_is_named_to_the_other(Locking::InBucket, &terraform);
+}
+
+fn lock_held_by_one_operator_is_named_to_the_other(locking: Locking, binary: &std::path::Path) {
+    let r = remote_with(locking, binary);
     // Another operator's apply of a, waiting at its own confirmation: it holds a's lock.
     let envs = r.moto_env();
-    let mut holder = Command::new(support::csi::tofu());
+    let data_dir = r.bed.env.path().join("holder-a");
+    let init = Command::new(binary)
+        .arg(format!("-chdir={}", r.bed.tf.display()))
+        .args([
+            "init",
+            "-input=false",
+            "-backend-config=a_env_backend.tfbackend",
+        ])
+        .env("TF_DATA_DIR", &data_dir)
+        .envs(envs.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("run the other operator's init");
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let mut holder = Command::new(binary);
     holder
         .arg(format!("-chdir={}", r.bed.tf.display()))
         .args(["apply", "-var=csi_environment=a"])
         .args(var_args("held"))
-        .env("TF_DATA_DIR", r.bed.env.path().join("seed-a"))
+        .env("TF_DATA_DIR", &data_dir)
         .env("TF_IN_AUTOMATION", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -133,10 +133,25 @@ impl Moto {
     /// A `-backend-config` file for the S3 backend on this server.
     pub fn backend_file(&self, bucket: &str, key: &str, table: &str) -> String {
         format!(
-            "bucket = \"{bucket}\"\nkey = \"{key}\"\nregion = \"{REGION}\"\nendpoints = {{\n  s3       = \"{e}\"\n  dynamodb = \"{e}\"\n}}\ndynamodb_table = \"{table}\"\nuse_path_style = true\nskip_credentials_validation = true\nskip_region_validation = true\nskip_requesting_account_id = true\nskip_metadata_api_check = true\nskip_s3_checksum = true\n",
+            "bucket = \"{bucket}\"\nkey = \"{key}\"\nregion = \"{REGION}\"\nendpoints = {{\n  s3       = \"{e}\"\n  dynamodb = \"{e}\"\n}}\ndynamodb_table = \"{table}\"\n{}",
+            Self::BACKEND_COMMON,
             e = self.endpoint()
         )
     }
+
+    /// The S3 backend locking in the bucket itself (`use_lockfile`, a `.tflock` object
+    /// written with `If-None-Match: *`; Terraform and OpenTofu 1.10+), no DynamoDB.
+    /// `lockfile = false`: the same state with no locking, for older binaries seeding it.
+    pub fn backend_file_in_bucket(&self, bucket: &str, key: &str, lockfile: bool) -> String {
+        format!(
+            "bucket = \"{bucket}\"\nkey = \"{key}\"\nregion = \"{REGION}\"\nendpoints = {{\n  s3 = \"{e}\"\n}}\n{}{}",
+            Self::BACKEND_COMMON,
+            if lockfile { "use_lockfile = true\n" } else { "" },
+            e = self.endpoint()
+        )
+    }
+
+    const BACKEND_COMMON: &'static str = "use_path_style = true\nskip_credentials_validation = true\nskip_region_validation = true\nskip_requesting_account_id = true\nskip_metadata_api_check = true\nskip_s3_checksum = true\n";
 }
 
 impl Drop for Moto {
