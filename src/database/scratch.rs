@@ -89,6 +89,15 @@ impl ScratchCluster {
         &self.bindir
     }
 
+    /// The cluster's major version, as initdb wrote it (`PG_VERSION`).
+    pub fn major(&self) -> Option<u32> {
+        std::fs::read_to_string(self.data().join("PG_VERSION"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     fn command(&self, program: &str) -> Cmd {
         let binary = self.bindir.join(program);
         let cmd = match &self.run_as {

@@ -102,6 +102,19 @@ pub async fn rehearse(request: &Request<'_>, printer: &Printer) -> anyhow::Resul
     })
 }
 
+/// A rehearsal on another major version than the server's proves less: syntax and
+/// behaviour differ between majors (a patch valid on 15 can fail on production's 12).
+fn warn_if_another_major(server: Option<u32>, scratch: Option<u32>, printer: &Printer) {
+    if let (Some(server), Some(scratch)) = (server, scratch) {
+        if server != scratch {
+            printer.warn(&format!(
+                "the rehearsal runs on PostgreSQL {scratch}, the server on {server}: install PostgreSQL {server}'s server binaries (/usr/lib/postgresql/{server}/bin) or set {} to them, for a rehearsal on the server's version",
+                crate::env_vars::CSI_PG_BINDIR
+            ));
+        }
+    }
+}
+
 async fn provision(
     env: &Target,
     facts: &EnvFacts,
@@ -118,6 +131,7 @@ async fn provision(
                 cluster.socket_dir().display(),
                 cluster.bindir().display()
             ));
+            warn_if_another_major(facts.server_major, cluster.major(), printer);
             Ok(Scratch {
                 place: format!("a throwaway cluster ({})", cluster.bindir().display()),
                 admin,

@@ -93,6 +93,53 @@ fn a_throwaway_local_cluster_rehearses_and_is_removed() {
     assert_eq!(bed.tmp_left(), Vec::<String>::new(), "left in TMPDIR");
 }
 
+/// Production runs PostgreSQL 12; a rehearsal on another major proves less, and says so.
+#[test]
+fn a_rehearsal_on_another_major_than_the_server_is_flagged() {
+    let bed = Bed::new(Options {
+        scratch_server: false,
+        borg: false,
+        protected: false,
+    });
+    let good = bed.patch("002_notes.sql", GOOD);
+    let file = good.to_str().unwrap();
+    let args = ["env", "db-patch", "sandbox", file, "--dry-run"];
+    let same = bed.env.csi(&args);
+    assert_eq!(same.code, 0, "{}", same.all_output());
+    assert!(
+        !same.stderr.contains("the rehearsal runs on PostgreSQL"),
+        "{}",
+        same.stderr
+    );
+    // Debian's own server (bootstrap installs it): another major than the test server's 12.
+    let (major, bindir) = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("Debian's PostgreSQL server is installed (scripts/bootstrap.sh)")
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.path().join("bin"),
+            )
+        })
+        .find(|(major, bin)| major != "12" && bin.join("initdb").is_file())
+        .expect("a PostgreSQL server other than 12 in /usr/lib/postgresql");
+    let other = bed
+        .env
+        .csi_with(&args, &[("CSI_PG_BINDIR", bindir.to_str().unwrap())]);
+    assert_eq!(other.code, 0, "{}", other.all_output());
+    assert!(
+        other.stderr.contains(&format!(
+            "the rehearsal runs on PostgreSQL {major}, the server on 12"
+        )),
+        "{}",
+        other.stderr
+    );
+    assert_eq!(
+        bed.sql("select count(*) from pg_namespace where nspname = 'csi'"),
+        "0"
+    );
+}
+
 #[test]
 fn a_protected_environment_refuses_to_skip_the_rehearsal_or_the_backup() {
     let bed = Bed::new(Options {
