@@ -47,6 +47,10 @@ pub struct GlobalArgs {
     /// No colours (also: NO_COLOR)
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Stream dumps and restores through this machine even when the database and the
+    /// repository share an ssh host (which then cannot run csi itself)
+    #[arg(long, global = true)]
+    pub through_client: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +65,9 @@ pub enum Command {
     },
     /// Print the man page (roff)
     Man,
+    /// Run on the ssh host by csi itself: one request on stdin, its result on stdout
+    #[command(hide = true)]
+    Agent,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,9 @@ pub const CSI_CONFIG: &str = "CSI_CONFIG";
 pub const CSI_STATE_DIR: &str = "CSI_STATE_DIR";
 /// The PostgreSQL server binaries (initdb, pg_ctl) of a throwaway rehearsal cluster.
 pub const CSI_PG_BINDIR: &str = "CSI_PG_BINDIR";
+/// The csi binary shipped to an ssh host that runs the data's part of a backup or a
+/// restore (default: this one); one built for that host when it cannot run this one.
+pub const CSI_AGENT_BINARY: &str = "CSI_AGENT_BINARY";
 pub const XDG_STATE_HOME: &str = "XDG_STATE_HOME";
 pub const HOME: &str = "HOME";
 pub const NO_COLOR: &str = "NO_COLOR";

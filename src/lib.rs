@@ -30,6 +30,7 @@ pub mod preflight;
 pub mod process;
 pub mod progress;
 pub mod prompts;
+pub mod remote;
 pub mod rollout;
 pub mod run;
 pub mod secret;

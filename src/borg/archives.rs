@@ -9,6 +9,9 @@ use crate::settings::BorgSettings;
 
 #[derive(Debug, Clone)]
 pub struct Borg {
+    /// `borg`, or the command that runs it as the repository's owner on its own host
+    /// (`sudo borg`: the environment's remote_path, when csi itself runs there).
+    program: Vec<String>,
     repository: String,
     settings_env: Vec<(&'static str, String)>,
     passphrase: Option<crate::secret::Secret>,
@@ -49,10 +52,44 @@ impl Borg {
             settings_env.push((crate::env_vars::BORG_PASSCOMMAND, cmd.clone()));
         }
         Ok(Borg {
+            program: vec!["borg".to_owned()],
             repository,
             settings_env,
             passphrase: settings.passphrase.clone(),
         })
+    }
+
+    /// The repository as csi sees it on its own host (csi shipped there): a local
+    /// path, borg run through `remote_path` (`sudo borg`), the passphrase as the client
+    /// would pass it.
+    pub fn on_host(
+        repository: &str,
+        remote_path: Option<&str>,
+        passcommand: Option<&str>,
+        passphrase: Option<crate::secret::Secret>,
+    ) -> Result<Self, CsiError> {
+        let program = match remote_path {
+            Some(words) => shlex::split(words)
+                .filter(|w| !w.is_empty())
+                .ok_or_else(|| usage(format!("borg.remote_path `{words}` is not a command")))?,
+            None => vec!["borg".to_owned()],
+        };
+        let mut settings_env = Vec::new();
+        if let Some(cmd) = passcommand {
+            settings_env.push((crate::env_vars::BORG_PASSCOMMAND, cmd.to_owned()));
+        }
+        Ok(Borg {
+            program,
+            repository: repository.to_owned(),
+            settings_env,
+            passphrase,
+        })
+    }
+
+    /// borg runs as another user than csi (`sudo borg`): a command it runs
+    /// (`--content-from-command`) would run as that user too.
+    pub fn switches_user(&self) -> bool {
+        self.program.len() > 1
     }
 
     pub fn repository(&self) -> &str {
@@ -65,12 +102,25 @@ impl Borg {
     /// are answered yes, as the real backup scripts do: the same repository is reached
     /// by path on its host and by an ssh URL from the admin VM.
     pub fn command(&self) -> Cmd {
-        let mut cmd = Cmd::new("borg")
+        let mut cmd = Cmd::new(&self.program[0])
+            .args(&self.program[1..])
             .env("LANG", "C.UTF-8")
             .env("LC_ALL", "C.UTF-8")
             .env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes")
             .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes")
             .env_remove(crate::env_vars::BORG_REPO);
+        if self.switches_user() {
+            // borg as the repository's owner keeps its own cache and configuration
+            // (as `sudo` would reset them), not csi's user's.
+            for key in [
+                "XDG_CACHE_HOME",
+                "XDG_CONFIG_HOME",
+                "BORG_CACHE_DIR",
+                "BORG_CONFIG_DIR",
+            ] {
+                cmd = cmd.env_remove(key);
+            }
+        }
         for (key, value) in &self.settings_env {
             cmd = cmd.env(key, value);
         }

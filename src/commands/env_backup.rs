@@ -7,8 +7,9 @@ use serde_json::json;
 
 use super::Context;
 use crate::borg::{nightly_archive_name, Borg};
-use crate::database::{make_backup, Target};
+use crate::database::Target;
 use crate::operation;
+use crate::remote;
 
 pub async fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
     let settings = ctx.reach(env).await?;
@@ -20,6 +21,7 @@ pub async fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
         target.describe(),
         borg.archive_ref(&name)
     ));
+    remote::prepare(&settings, &target, &ctx.printer).await?;
     if ctx.global.dry_run {
         ctx.printer.info("dry run: nothing was done");
         return Ok(());
@@ -31,7 +33,7 @@ pub async fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
         "backup",
         json!({ "archive": name }),
         |op| async move {
-            let backup = make_backup(borg, target, name, &ctx.printer).await?;
+            let backup = remote::make_backup(settings, borg, target, name, &ctx.printer).await?;
             op.step("created", json!(backup))?;
             let message = format!(
                 "backup {} made: {} in {:.0}s, databases {}, {} tables, {} rows",

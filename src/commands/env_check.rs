@@ -10,7 +10,7 @@ pub async fn run(ctx: &Context, env: &str) -> anyhow::Result<()> {
     if let Some(ssh) = &settings.ssh {
         let name = format!("ssh {}@{}", ssh.user, ssh.host);
         checks.push(
-            match crate::ssh::attach(&mut settings, &ctx.printer).await {
+            match crate::ssh::attach(&mut settings, &ctx.printer, ctx.global.through_client).await {
                 Ok(()) => preflight::Check::new(
                     name,
                     Status::Ok,

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::Context;
 use crate::borg::Borg;
 use crate::cli::DbPatchArgs;
-use crate::database::{make_backup, Target};
+use crate::database::Target;
 use crate::dbpatch::{
     self, ledger, rehearse, Applied, Patch, Record, Rehearsal, RehearsalRequest, ScratchPlace,
 };
@@ -165,7 +165,8 @@ pub async fn run(ctx: &Context, args: DbPatchArgs) -> anyhow::Result<()> {
             .confirm(&question, &settings.env_name, settings.protected)?;
         op.step("confirmed", json!({ "by": record.applied_by }))?;
         if let (Some(borg), Some(name)) = (borg, &record.safety_archive) {
-            let backup = make_backup(borg, target, name, &ctx.printer).await?;
+            let backup =
+                crate::remote::make_backup(settings, borg, target, name, &ctx.printer).await?;
             ctx.printer
                 .info(&format!("safety backup {} made", backup.archive));
             op.step("safety_backup", json!(backup))?;

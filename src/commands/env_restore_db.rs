@@ -14,18 +14,17 @@ use super::Context;
 use crate::borg::{safety_archive_name, Archive, ArchiveSpec, Borg};
 use crate::cli::RestoreDbArgs;
 use crate::database::restore::{
-    self, staging_name, Emptying, FullOptions, LoadOutcome, LoadRequest, Mode, ParallelOptions,
+    staging_name, Emptying, FullOptions, LoadOutcome, LoadRequest, Mode, ParallelOptions,
     SelectedTable, SelectiveOptions,
 };
-use crate::database::{
-    dump_size, inspect, make_backup, selected_tables, Target, TargetState, TargetTable,
-};
+use crate::database::{dump_size, inspect, selected_tables, Target, TargetState, TargetTable};
 use crate::error::{precondition, usage, CsiError, Kind};
 use crate::journal::Operation;
 use crate::nomad::services::{restart, stop_running, PartialStop, StoppedService};
 use crate::nomad::NomadClient;
 use crate::operation;
 use crate::preflight::human_age;
+use crate::remote;
 use crate::settings::Settings;
 
 const NOMAD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -77,6 +76,7 @@ pub async fn run(ctx: &Context, args: RestoreDbArgs) -> anyhow::Result<()> {
         return Err(precondition(format!("the dump in archive {} is empty", archive.name)).into());
     }
     refuse_unsafe(&state, selection.is_some(), &target)?;
+    remote::prepare(&settings, &target, &ctx.printer).await?;
 
     let nomad = if args.keep_services || target.external {
         None
@@ -353,7 +353,8 @@ impl Execution<'_> {
         let printer = &self.ctx.printer;
         stop_if_interrupted()?;
         if let Some(name) = &self.plan.safety_archive {
-            let backup = make_backup(self.borg, self.target, name, printer).await?;
+            let backup =
+                remote::make_backup(self.settings, self.borg, self.target, name, printer).await?;
             op.step("safety_backup", json!(backup))?;
             printer.info(&format!(
                 "safety backup made: {} ({}); restore it with --archive {}",
@@ -368,15 +369,18 @@ impl Execution<'_> {
             self.archive.name,
             self.target.describe()
         ));
-        let outcome = restore::load(LoadRequest {
-            borg: self.borg,
-            archive: &self.archive.name,
-            dump_size: self.dump_size,
-            target: self.target,
-            source_db: self.source_db,
-            mode,
-            printer,
-        })
+        let outcome = remote::load(
+            self.settings,
+            LoadRequest {
+                borg: self.borg,
+                archive: &self.archive.name,
+                dump_size: self.dump_size,
+                target: self.target,
+                source_db: self.source_db,
+                mode,
+                printer,
+            },
+        )
         .await?;
         op.step(
             "restored",

@@ -56,7 +56,7 @@ impl Context {
     /// reach its database, borg repository or Nomad (a no-op without `over_ssh`).
     pub async fn reach(&self, env: &str) -> anyhow::Result<Settings> {
         let mut settings = self.settings(env)?;
-        crate::ssh::attach(&mut settings, &self.printer).await?;
+        crate::ssh::attach(&mut settings, &self.printer, self.global.through_client).await?;
         Ok(settings)
     }
 
@@ -108,5 +108,6 @@ pub async fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<()> {
         },
         Command::Completions { shell } => completions::run(shell),
         Command::Man => man::run(),
+        Command::Agent => crate::remote::serve(&ctx.printer).await,
     }
 }

@@ -12,7 +12,7 @@ use crate::error::{failed, CsiError, Kind};
 use crate::output::Printer;
 use crate::process::ProcessError;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Backup {
     pub archive: String,
     pub size: u64,

@@ -7,14 +7,19 @@
 
 use std::sync::Arc;
 
-use super::session::{Forward, Session};
+use super::session::{Forward, HostSide, Session};
 use crate::error::{precondition, usage, CsiError};
 use crate::output::Printer;
 use crate::settings::Settings;
 
 /// Opens the environment's ssh connection when anything of it is `over_ssh`; a no-op
 /// otherwise. The connection lives as long as `settings` (`Settings::transport`).
-pub async fn attach(settings: &mut Settings, printer: &Printer) -> Result<(), CsiError> {
+/// `through_client`: large data is to go through this machine (`--through-client`).
+pub async fn attach(
+    settings: &mut Settings,
+    printer: &Printer,
+    through_client: bool,
+) -> Result<(), CsiError> {
     let Some(ssh) = settings.ssh.clone() else {
         return Ok(());
     };
@@ -55,7 +60,16 @@ pub async fn attach(settings: &mut Settings, printer: &Printer) -> Result<(), Cs
         "ssh: connecting to {}@{}:{}",
         ssh.user, ssh.host, ssh.port
     ));
-    let session = Session::open(&ssh, dir, &forwards).await?;
+    let mut session = Session::open(&ssh, dir, &forwards).await?;
+    session.set_host_side(HostSide {
+        socket_dir: db.then(|| settings.database.socket_dir.clone()),
+        repository: if borg {
+            settings.borg.repository.clone()
+        } else {
+            None
+        },
+        through_client,
+    });
     if db {
         settings.database.host = Some(session.dir().display().to_string());
         settings.database.port = Some(port);

@@ -9,4 +9,4 @@ mod session;
 
 pub use attach::{attach, require_attached};
 pub use diagnose::{failure_kind, one_line};
-pub use session::{Forward, Session};
+pub use session::{Forward, HostSide, Session};

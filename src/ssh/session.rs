@@ -26,11 +26,26 @@ pub enum Forward {
     Port { local: u16, host: String, port: u16 },
 }
 
+/// Where the environment's data lives on the ssh host, as csi.hcl names it there
+/// (the settings themselves are rewritten to reach it through the master).
+#[derive(Debug, Clone, Default)]
+pub struct HostSide {
+    /// The PostgreSQL socket folder on the host, when the database is reached over ssh.
+    pub socket_dir: Option<String>,
+    /// The repository's path on the host, when borg is reached over ssh.
+    pub repository: Option<String>,
+    /// `--through-client`: large data goes through this machine even so.
+    pub through_client: bool,
+}
+
 #[derive(Debug)]
 pub struct Session {
     settings: SshSettings,
     dir: tempfile::TempDir,
     master: Option<Background>,
+    host_side: HostSide,
+    /// csi's own binary on the host, once shipped (see crate::remote).
+    pub agent: tokio::sync::OnceCell<String>,
 }
 
 impl Session {
@@ -61,6 +76,8 @@ impl Session {
             settings: settings.clone(),
             dir,
             master: None,
+            host_side: HostSide::default(),
+            agent: tokio::sync::OnceCell::new(),
         };
         session.write_config()?;
         let mut cmd = session
@@ -102,6 +119,21 @@ impl Session {
 
     pub fn settings(&self) -> &SshSettings {
         &self.settings
+    }
+
+    pub fn host_side(&self) -> &HostSide {
+        &self.host_side
+    }
+
+    pub fn set_host_side(&mut self, host_side: HostSide) {
+        self.host_side = host_side;
+    }
+
+    /// `ssh ... host -- <remote command>` over the master (never a connection of its
+    /// own); the remote command is a line for the login shell on the host.
+    pub fn remote(&self, command: &str) -> Cmd {
+        let cmd = self.ssh().args(["-o", "ControlMaster=no", "-T"]);
+        self.with_destination(cmd).arg(command)
     }
 
     pub fn dir(&self) -> &Path {

@@ -9,7 +9,6 @@ use super::plan::describe;
 use super::preflight::Prepared;
 use super::progress::{self, Progress, State, Step};
 use crate::borg::Borg;
-use crate::database::make_backup;
 use crate::dbpatch::{self, rehearse, Patch, Record, RehearsalRequest, ScratchPlace};
 use crate::error::CsiError;
 use crate::journal::Operation;
@@ -166,7 +165,8 @@ impl Steps<'_> {
 
     async fn safety_backup(&self, progress: &Progress) -> anyhow::Result<Value> {
         let borg = Borg::new(&self.runner.settings.borg)?;
-        let backup = make_backup(
+        let backup = crate::remote::make_backup(
+            self.runner.settings,
             &borg,
             &self.target,
             &progress.safety_archive,

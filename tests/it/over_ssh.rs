@@ -138,8 +138,8 @@ fn a_db_patch_over_ssh_rehearses_backs_up_and_applies() {
 }
 
 /// Fault: the ssh connection to the database host drops while the dump streams in.
-/// Guard: COMMIT is the last thing csi sends; the forwarded socket closes with the
-/// connection and PostgreSQL rolls the transaction back.
+/// Guard: the restore runs on the host, and csi there stops before COMMIT when its
+/// stdin (the connection) ends; its psql sessions end and PostgreSQL rolls back.
 #[test]
 fn a_connection_that_drops_mid_restore_leaves_the_database_unchanged() {
     let (bed, host) = ssh_bed();
@@ -159,7 +159,9 @@ fn a_connection_that_drops_mid_restore_leaves_the_database_unchanged() {
         "--keep-services",
         "--no-safety-backup",
     ]);
-    let (_seen, rest) = support::csi::stderr_until(&mut child, "restoring pgdump_");
+    let (seen, rest) = support::csi::stderr_until(&mut child, "restoring pgdump_");
+    // The restore runs on the host (csi shipped there): what drops is its connection.
+    assert!(seen.contains("the data stays on"), "{seen}");
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert!(host.drop_connections() > 0, "no ssh connection to cut");
     let status = child.wait().unwrap();
@@ -292,4 +294,194 @@ fn nomad_is_reached_through_a_port_the_connection_forwards() {
         .to_owned();
     assert!(line.starts_with("OK"), "{}", check.all_output());
     assert!(!nomad.requests().is_empty(), "the double saw no request");
+}
+
+/// The bytes the command `run` made cross the forwarder.
+fn bytes_of(proxy: &support::sshd::CountingProxy, run: impl FnOnce()) -> u64 {
+    let before = proxy.bytes();
+    run();
+    proxy.bytes() - before
+}
+
+/// A PATH on which this machine cannot move a dump: its borg refuses to extract or
+/// create (listing still works), its psql and pg_dumpall refuse to run.
+fn path_without_data_tools(bed: &Bed) -> String {
+    let bin = bed.env.path().join("no-data-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let refuse = |name: &str, script: &str| {
+        let path = bin.join(name);
+        std::fs::write(&path, script).unwrap();
+        support::csi::set_mode(&path, 0o755);
+    };
+    refuse(
+        "borg",
+        "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in extract|create) echo \"borg $a on the client\" >&2; exit 99;; esac; done\nexec /usr/bin/borg \"$@\"\n",
+    );
+    for tool in ["psql", "pg_dumpall", "pg_dump"] {
+        refuse(
+            tool,
+            &format!("#!/bin/sh\necho \"{tool} on the client\" >&2\nexit 99\n"),
+        );
+    }
+    format!("{}:{}", bin.display(), support::csi::test_path())
+}
+
+/// Incompressible-ish rows, so that a dump crossing the network shows in the counts.
+fn add_noise(bed: &Bed) {
+    bed.psql(
+        "CREATE TABLE cosims.noise (id integer PRIMARY KEY, t text); \
+         INSERT INTO cosims.noise SELECT g, md5(random()::text) || md5(random()::text) || md5(random()::text) FROM generate_series(1, 40000) g;",
+    );
+}
+
+/// "A restore extracts where the repository is and loads where the database is": the
+/// dump never reaches this machine (its borg, psql and pg_dumpall refuse to move data),
+/// and the connection carries a fraction of what it carries with --through-client.
+#[test]
+fn a_backup_and_a_restore_over_ssh_move_the_dump_on_the_host_only() {
+    let (bed, host) = ssh_bed();
+    // Everything between csi and the host goes through a forwarder that counts it.
+    let proxy = support::sshd::CountingProxy::start(host.sshd.port());
+    let config = std::fs::read_to_string(&bed.env.config).unwrap();
+    let known_hosts = host.sshd.known_hosts.display().to_string();
+    let config = config
+        .replace(
+            &format!("port             = {}", host.sshd.port()),
+            &format!("port             = {}", proxy.port),
+        )
+        .replace(
+            &known_hosts,
+            &host
+                .sshd
+                .known_hosts_for_port(proxy.port)
+                .display()
+                .to_string(),
+        );
+    bed.set_config(&config);
+    add_noise(&bed);
+    let archived = bed.snapshot();
+    let nightly = bed.nightly("2026-11-20T04:00:00");
+    let dump_size = bed.dump_of(&nightly).len() as u64;
+    host.give_repository(bed.borg.path());
+    let no_data = path_without_data_tools(&bed);
+    let csi = |args: &[&str]| bed.env.csi_with(args, &[("PATH", no_data.as_str())]);
+
+    // The first command ships csi (tens of MB, once); a dry run changes nothing else.
+    let dry = csi(&["env", "restore-db", ENV, "--archive", "latest", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.all_output());
+    assert!(dry.stderr.contains("the data stays on"), "{}", dry.stderr);
+
+    let mut backup = None;
+    let backup_bytes = bytes_of(&proxy, || backup = Some(csi(&["env", "backup", ENV])));
+    let backup = backup.unwrap();
+    assert_eq!(backup.code, 0, "{}", backup.all_output());
+    let made = backup.stdout.trim().to_owned();
+    assert!(
+        bed.archives().contains(&made),
+        "{made}: {:?}",
+        bed.archives()
+    );
+    assert!(
+        not_owned_by(bed.borg.path(), REPO_OWNER).is_empty(),
+        "the backup left files of another owner"
+    );
+
+    bed.psql(
+        "DELETE FROM cosims.noise WHERE id > 100; DELETE FROM cosims.gfsc_jobs WHERE id > 20;",
+    );
+    let mut restore = None;
+    let restore_bytes = bytes_of(&proxy, || {
+        restore = Some(csi(&[
+            "env",
+            "restore-db",
+            ENV,
+            "--archive",
+            &nightly,
+            "--yes",
+            "--keep-services",
+        ]))
+    });
+    let restore = restore.unwrap();
+    assert_eq!(restore.code, 0, "{}", restore.all_output());
+    assert_eq!(
+        bed.snapshot(),
+        archived,
+        "the restore differs from the archive"
+    );
+    assert!(
+        restore.stderr.contains("restored and verified"),
+        "{}",
+        restore.stderr
+    );
+    assert_eq!(last_outcome(&bed)["outcome"], "ok");
+
+    // The same restore through this machine, for comparison.
+    bed.psql("DELETE FROM cosims.noise WHERE id > 100;");
+    let mut through = None;
+    let through_bytes = bytes_of(&proxy, || {
+        through = Some(bed.restore(&nightly, &["--no-safety-backup", "--through-client"]))
+    });
+    let through = through.unwrap();
+    assert_eq!(through.code, 0, "{}", through.all_output());
+    assert_eq!(bed.snapshot(), archived);
+    eprintln!(
+        "dump {dump_size} bytes; over the connection: backup {backup_bytes}, restore with its safety backup {restore_bytes}, restore --through-client without one {through_bytes}"
+    );
+    assert!(
+        backup_bytes < dump_size / 10 && restore_bytes < dump_size / 10,
+        "the dump ({dump_size} bytes) crossed the connection: backup {backup_bytes}, restore {restore_bytes} bytes"
+    );
+    assert!(
+        through_bytes > dump_size / 2,
+        "--through-client carried only {through_bytes} bytes of a {dump_size}-byte dump: the counts prove nothing"
+    );
+}
+
+/// A host that cannot run this machine's csi (here: a binary for another architecture)
+/// is refused in one line before anything changes, unless --through-client.
+#[test]
+fn a_host_that_cannot_run_csi_is_refused_in_one_line_unless_through_client() {
+    let (mut bed, host) = ssh_bed();
+    let nightly = bed.nightly("2026-11-20T04:00:00");
+    host.give_repository(bed.borg.path());
+    bed.psql("DELETE FROM cosims.gfsc_jobs WHERE id > 20;");
+    let before = bed.snapshot();
+    // An ELF header for aarch64: the kernel refuses it as it would on another machine.
+    let foreign = bed.env.path().join("csi-aarch64");
+    let mut elf = vec![0u8; 64];
+    elf[..7].copy_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1]);
+    elf[16] = 2; // ET_EXEC
+    elf[18] = 0xb7; // EM_AARCH64
+    elf[20] = 1;
+    std::fs::write(&foreign, &elf).unwrap();
+    bed.env
+        .set_env("CSI_AGENT_BINARY", foreign.to_str().unwrap());
+    let run = bed.restore("latest", &[]);
+    assert_eq!(run.code, 4, "{}", run.all_output());
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", run.stderr);
+    let destination = format!("{}@127.0.0.1:{}", host.login, host.sshd.port());
+    assert!(
+        errors[0].contains(&format!("csi cannot run on {destination}"))
+            && errors[0].contains("Exec format error")
+            && errors[0].contains("--through-client"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("hint:"), "{}", run.stderr);
+    assert_eq!(bed.snapshot(), before, "the database changed");
+    assert_eq!(bed.archives(), vec![nightly], "an archive was made");
+
+    let run = bed.restore("latest", &["--through-client"]);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert!(
+        run.stderr.contains("--through-client: the dump crosses"),
+        "{}",
+        run.stderr
+    );
+    assert_ne!(bed.snapshot(), before, "the restore changed nothing");
 }

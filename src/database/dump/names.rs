@@ -5,7 +5,9 @@
 use std::fmt;
 
 /// A schema-qualified name, unquoted.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct QualifiedName {
     pub schema: String,
     pub name: String,

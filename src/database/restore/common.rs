@@ -20,7 +20,7 @@ use crate::database::dump::{
 use crate::error::{failed, CsiError, Kind};
 
 /// A table whose rows were sent to PostgreSQL.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct TableLoad {
     pub name: QualifiedName,
     /// The table as SQL (quoted as needed).

@@ -33,6 +33,7 @@ use crate::database::dump::{
 };
 use crate::error::{failed, precondition};
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct FullOptions {
     pub schema: String,
     pub include_globals: bool,

@@ -31,6 +31,7 @@ use crate::interrupt;
 use crate::output::Printer;
 use crate::process::{enlarge_pipe, Finished};
 
+#[derive(Serialize, serde::Deserialize)]
 pub enum Mode {
     /// Replace the schema.
     Full(FullOptions),
@@ -55,7 +56,7 @@ pub struct LoadRequest<'a> {
     pub printer: &'a Printer,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct LoadOutcome {
     pub tables: Vec<TableLoad>,
     pub rows: u64,

@@ -35,6 +35,7 @@ const CHUNK: usize = 1 << 20;
 /// Printed by psql once a connection has run everything csi sent before it.
 pub const MARK_PREFIX: &str = "csi-mark-";
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct ParallelOptions {
     pub schema: String,
     /// The schema the dump is loaded into before the swap.

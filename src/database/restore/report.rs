@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, serde::Deserialize)]
 pub struct Report {
     /// Role statements of the globals (CREATE/ALTER ROLE, memberships...).
     pub role_statements: u64,

@@ -19,14 +19,14 @@ use crate::database::dump::{
 use crate::error::{failed, precondition};
 
 /// A table to restore, with the columns it has in the target database.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SelectedTable {
     pub name: QualifiedName,
     pub columns: Vec<String>,
 }
 
 /// How the selected tables are emptied before loading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Emptying {
     /// Nothing outside the selection references them.
     Truncate,
@@ -34,6 +34,7 @@ pub enum Emptying {
     Delete,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct SelectiveOptions {
     pub tables: Vec<SelectedTable>,
     pub ignore_missing_columns: bool,

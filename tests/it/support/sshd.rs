@@ -135,6 +135,17 @@ impl TestSshd {
         false
     }
 
+    /// A known_hosts file pinning this server's key for `port` (a forwarder's).
+    pub fn known_hosts_for_port(&self, port: u16) -> PathBuf {
+        let path = self.dir.path().join(format!("known_hosts_{port}"));
+        std::fs::write(
+            &path,
+            known_hosts_line(port, &self.dir.path().join("host_key")),
+        )
+        .unwrap();
+        path
+    }
+
     fn write_known_hosts(&self, host_key: &Path) {
         std::fs::write(&self.known_hosts, known_hosts_line(self.port, host_key)).unwrap();
     }
@@ -193,9 +204,15 @@ fn session_bin(dir: &Path, tools: &[&str]) -> PathBuf {
 
 fn write_config(dir: &Path, port: u16, host_key: &Path, session_path: Option<&Path>) -> PathBuf {
     let path = dir.join("sshd_config");
-    let set_env = session_path
-        .map(|bin| format!("SetEnv PATH={}\n", bin.display()))
+    // csi's cache of its own binary on the host (~/.cache/csi) stays in the test's
+    // folder (one SetEnv line: sshd keeps the first of a keyword).
+    let session_path = session_path
+        .map(|bin| format!(" PATH={}", bin.display()))
         .unwrap_or_default();
+    let set_env = format!(
+        "SetEnv XDG_CACHE_HOME={}/cache{session_path}\n",
+        dir.display()
+    );
     let text = format!(
         "Port {port}\n\
          ListenAddress 127.0.0.1\n\
@@ -228,4 +245,56 @@ fn free_port() -> u16 {
 fn current_user() -> String {
     let output = Command::new("id").arg("-un").output().expect("id -un");
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// A TCP forwarder on a free loopback port to `target`, counting every byte it
+/// carries either way: what the network between csi and a host would see.
+pub struct CountingProxy {
+    pub port: u16,
+    bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl CountingProxy {
+    pub fn start(target: u16) -> CountingProxy {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::Arc;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let bytes = Arc::new(AtomicU64::new(0));
+        let counted = bytes.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let counted = counted.clone();
+                    std::thread::spawn(move || {
+                        let mut buffer = [0u8; 65536];
+                        loop {
+                            match from.read(&mut buffer) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => {
+                                    counted.fetch_add(n as u64, Ordering::SeqCst);
+                                    if std::io::Write::write_all(&mut to, &buffer[..n]).is_err() {
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            }
+        });
+        CountingProxy { port, bytes }
+    }
+
+    /// Bytes carried so far, both ways.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
