@@ -28,7 +28,6 @@ pub mod params;
 pub mod power;
 pub mod preflight;
 pub mod process;
-pub mod progress;
 pub mod prompts;
 pub mod remote;
 pub mod rollout;

@@ -1,5 +1,11 @@
 //! The one printer: data to stdout, messages and progress to stderr, every text
-//! passed through the secret redactor first.
+//! passed through the secret redactor first. Colour only on a terminal and never with
+//! `NO_COLOR`/`--no-color`, decided per stream: a piped stdout gets plain text even
+//! when stderr is a terminal. Live displays (bars, refreshed rows) are in `live`.
+
+mod live;
+
+pub use live::{Live, Meter};
 
 use std::io::{IsTerminal, Write};
 
@@ -22,19 +28,44 @@ pub enum Verbosity {
     Verbose,
 }
 
+/// What a line of a plan or a diff does, for its colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Add,
+    Change,
+    Remove,
+}
+
 #[derive(Debug, Clone)]
 pub struct Printer {
     pub format: OutputFormat,
     pub verbosity: Verbosity,
-    color: bool,
+    /// Colour on stdout, on stderr: asked for, and the stream is a terminal.
+    color_out: bool,
+    color_err: bool,
 }
 
 impl Printer {
     pub fn new(format: OutputFormat, verbosity: Verbosity, color: bool) -> Self {
+        Self::for_streams(
+            format,
+            verbosity,
+            color && std::io::stdout().is_terminal(),
+            color && std::io::stderr().is_terminal(),
+        )
+    }
+
+    fn for_streams(
+        format: OutputFormat,
+        verbosity: Verbosity,
+        color_out: bool,
+        color_err: bool,
+    ) -> Self {
         Printer {
             format,
             verbosity,
-            color: color && std::io::stderr().is_terminal(),
+            color_out,
+            color_err,
         }
     }
 
@@ -49,8 +80,28 @@ impl Printer {
 
     /// Data for the user or a script: stdout.
     pub fn data(&self, text: &str) {
+        let text = self.for_stream(text, self.color_out);
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", redact(text));
+        let _ = writeln!(out, "{}", redact(&text));
+    }
+
+    /// A unified diff on stdout, added lines green and removed ones red.
+    pub fn diff(&self, unified: &str) {
+        for line in unified.lines() {
+            let mark = match line.as_bytes().first() {
+                _ if line.starts_with("+++") || line.starts_with("---") => None,
+                Some(b'+') => Some(Mark::Add),
+                Some(b'-') => Some(Mark::Remove),
+                _ => None,
+            };
+            match mark {
+                Some(mark) => self.data(&self.marked(mark, line)),
+                None if line.starts_with("@@") => {
+                    self.data(&self.paint(&Style::new().cyan(), line))
+                }
+                None => self.data(line),
+            }
+        }
     }
 
     /// A JSON document on stdout (for `--output json`).
@@ -116,23 +167,45 @@ impl Printer {
         self.paint(&Style::new().yellow().bold(), text)
     }
 
+    /// A plan or diff line in the colour of what it does.
+    pub fn marked(&self, mark: Mark, text: &str) -> String {
+        let style = match mark {
+            Mark::Add => Style::new().green(),
+            Mark::Change => Style::new().yellow(),
+            Mark::Remove => Style::new().red(),
+        };
+        self.paint(&style, text)
+    }
+
     /// `--watch`: clear the terminal and go home before the next screen, like `watch`.
     pub fn clear_screen(&self) {
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "\x1b[2J\x1b[H");
     }
 
+    /// Painted when either stream shows colour; the stream that does not has the
+    /// colour taken off again as the text is written (the painter cannot know where
+    /// its text goes).
     fn paint(&self, style: &Style, text: &str) -> String {
-        if self.color {
-            style.apply_to(text).to_string()
+        if self.color_out || self.color_err {
+            style.clone().force_styling(true).apply_to(text).to_string()
         } else {
             text.to_owned()
         }
     }
 
+    fn for_stream<'t>(&self, text: &'t str, color: bool) -> std::borrow::Cow<'t, str> {
+        if color || !(self.color_out || self.color_err) {
+            std::borrow::Cow::Borrowed(text)
+        } else {
+            console::strip_ansi_codes(text)
+        }
+    }
+
     fn stderr(&self, message: &str) {
+        let message = self.for_stream(message, self.color_err);
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{}", redact(message));
+        let _ = writeln!(err, "{}", redact(&message));
     }
 }
 
@@ -140,4 +213,45 @@ impl Printer {
 pub fn signal_notice(message: &str) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "csi: {}", redact(message));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn printer(color_out: bool, color_err: bool) -> Printer {
+        Printer::for_streams(OutputFormat::Text, Verbosity::Normal, color_out, color_err)
+    }
+
+    #[test]
+    fn without_a_colour_terminal_nothing_is_painted() {
+        let p = printer(false, false);
+        assert_eq!(p.marked(Mark::Add, "+ line"), "+ line");
+        assert_eq!(p.ok_fail(false), "FAIL");
+        assert_eq!(p.emphasis("env"), "env");
+    }
+
+    #[test]
+    fn each_stream_keeps_colour_only_when_it_is_a_colour_terminal() {
+        // stderr on a terminal, stdout piped: the painted text loses its colour on stdout.
+        let p = printer(false, true);
+        let painted = p.marked(Mark::Remove, "- old");
+        assert_eq!(painted, "\u{1b}[31m- old\u{1b}[0m");
+        assert_eq!(p.for_stream(&painted, p.color_out), "- old");
+        assert_eq!(p.for_stream(&painted, p.color_err), painted);
+        let p = printer(true, false);
+        assert_eq!(
+            p.for_stream(&p.ok_fail(true), p.color_out),
+            "\u{1b}[32m\u{1b}[1mOK  \u{1b}[0m"
+        );
+        assert_eq!(p.for_stream(&p.ok_fail(true), p.color_err), "OK  ");
+    }
+
+    #[test]
+    fn plan_marks_have_their_colours() {
+        let p = printer(true, true);
+        assert!(p.marked(Mark::Add, "x").starts_with("\u{1b}[32m"));
+        assert!(p.marked(Mark::Change, "x").starts_with("\u{1b}[33m"));
+        assert!(p.marked(Mark::Remove, "x").starts_with("\u{1b}[31m"));
+    }
 }

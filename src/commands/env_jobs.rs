@@ -322,11 +322,16 @@ async fn run_walk(
 ) -> anyhow::Result<(Summary, Vec<serde_json::Value>)> {
     let p = &ctx.printer;
     let json = p.is_json();
-    let mut progress = WalkProgress::new(selected);
+    // A dry run lists every job instead.
+    let mut progress = (!options.dry_run).then(|| WalkProgress::new(p, selected));
     // A dry run in JSON lists every job's walk in the document.
     let mut planned = Vec::new();
     let summary = jobs::walk(client, resolved, rules, options, |job, outcome| {
         let walk = path_text(job.status, &options.path);
+        let say = |f: &mut dyn FnMut()| match &progress {
+            Some(progress) => progress.say(f),
+            None => f(),
+        };
         match outcome {
             Outcome::WouldWrite if json => planned.push(json!({
                 "id": job.id,
@@ -342,19 +347,26 @@ async fn run_walk(
                 job.job_type.as_deref().unwrap_or("-"),
                 job.tile.as_deref().unwrap_or("-")
             )),
-            Outcome::Changed => p.detail(&format!("job {}: {walk}", job.id)),
-            Outcome::Skipped(reason) => p.info(&format!(
-                "skipped job {} ({}): {reason}",
-                job.id,
-                describe(job.status)
-            )),
-            Outcome::Failed(reason) => p.warn(&format!("job {} failed ({walk}): {reason}", job.id)),
+            Outcome::Changed => say(&mut || p.detail(&format!("job {}: {walk}", job.id))),
+            Outcome::Skipped(reason) => say(&mut || {
+                p.info(&format!(
+                    "skipped job {} ({}): {reason}",
+                    job.id,
+                    describe(job.status)
+                ))
+            }),
+            Outcome::Failed(reason) => {
+                say(&mut || p.warn(&format!("job {} failed ({walk}): {reason}", job.id)))
+            }
         }
-        if !options.dry_run {
+        if let Some(progress) = &mut progress {
             progress.tick(p, outcome);
         }
     })
     .await?;
+    if let Some(progress) = progress {
+        progress.finish();
+    }
     Ok((summary, planned))
 }
 

@@ -112,7 +112,7 @@ fn show_files(ctx: &Context, files: &[PatchedFile]) {
     }
     for file in files {
         if file.changed() {
-            ctx.printer.data(&file.diff());
+            ctx.printer.diff(&file.diff());
         } else {
             ctx.printer.info(&format!(
                 "{}: already at {}",

@@ -1,13 +1,13 @@
-//! The walk's progress for a person: a line every 10% of the selection or every five
-//! seconds, with the running tally.
+//! The walk's progress for a person: a bar with the running tally on a terminal;
+//! elsewhere a line every 10% of the selection or every five seconds.
 
 use std::time::{Duration, Instant};
 
 use super::Outcome;
-use crate::output::Printer;
+use crate::output::{Live, Meter, Printer};
 
-/// A progress line every 10% or every 5 seconds.
 pub struct WalkProgress {
+    live: Live,
     total: i64,
     done: i64,
     changed: u64,
@@ -18,8 +18,9 @@ pub struct WalkProgress {
 }
 
 impl WalkProgress {
-    pub fn new(total: i64) -> Self {
+    pub fn new(p: &Printer, total: i64) -> Self {
         WalkProgress {
+            live: p.live_bar(Meter::Count(total.max(0) as u64)),
             total,
             done: 0,
             changed: 0,
@@ -30,6 +31,11 @@ impl WalkProgress {
         }
     }
 
+    /// Runs `f` (which prints a job's line) with the bar out of the way.
+    pub fn say(&self, f: impl FnOnce()) {
+        self.live.suspend(f)
+    }
+
     pub fn tick(&mut self, p: &Printer, outcome: &Outcome) {
         self.done += 1;
         match outcome {
@@ -37,12 +43,23 @@ impl WalkProgress {
             Outcome::Skipped(_) => self.skipped += 1,
             Outcome::Failed(_) => self.failed += 1,
         }
-        if self.done % self.step == 0 || self.last.elapsed() >= Duration::from_secs(5) {
+        let tally = format!(
+            "{} changed, {} skipped, {} failed",
+            self.changed, self.skipped, self.failed
+        );
+        if self.live.is_drawn() {
+            self.live.inc();
+            self.live.set_message(0, &tally);
+        } else if self.done % self.step == 0 || self.last.elapsed() >= Duration::from_secs(5) {
             self.last = Instant::now();
             p.info(&format!(
-                "progress: {}/{} jobs ({} changed, {} skipped, {} failed)",
-                self.done, self.total, self.changed, self.skipped, self.failed
+                "progress: {}/{} jobs ({tally})",
+                self.done, self.total
             ));
         }
+    }
+
+    pub fn finish(self) {
+        self.live.clear();
     }
 }

@@ -30,7 +30,7 @@ impl PlannedJob {
 
 /// What the watch saw, for the progress line.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Progress {
+pub struct DeploymentProgress {
     pub status: String,
     pub placed: i64,
     pub healthy: i64,
@@ -168,7 +168,7 @@ pub async fn watch(
     version: u64,
     eval_id: &str,
     options: WatchOptions,
-    mut on_progress: impl FnMut(&Progress),
+    mut on_progress: impl FnMut(&DeploymentProgress),
 ) -> Result<Watched, NomadError> {
     let deadline = Instant::now() + options.timeout;
     let Some(mut current) =
@@ -337,7 +337,7 @@ async fn find_deployment(
     version: u64,
     eval_id: &str,
     deadline: Instant,
-    on_progress: &mut impl FnMut(&Progress),
+    on_progress: &mut impl FnMut(&DeploymentProgress),
 ) -> Result<Option<Deployment>, NomadError> {
     if !eval_id.is_empty() {
         let mut index = 1;
@@ -347,9 +347,9 @@ async fn find_deployment(
                 .await?;
             let eval = answer.value;
             if let Some(pending) = placement_failure(std::slice::from_ref(&eval)) {
-                on_progress(&Progress {
+                on_progress(&DeploymentProgress {
                     status: format!("pending: {pending}"),
-                    ..Progress::default()
+                    ..DeploymentProgress::default()
                 });
             }
             if !eval.deployment_id.is_empty() {
@@ -401,7 +401,7 @@ async fn watch_allocations(
     version: u64,
     deadline: Instant,
     options: WatchOptions,
-    on_progress: &mut impl FnMut(&Progress),
+    on_progress: &mut impl FnMut(&DeploymentProgress),
 ) -> Result<Watched, NomadError> {
     let mut index = 1;
     loop {
@@ -415,7 +415,7 @@ async fn watch_allocations(
             .collect();
         let running = ours.iter().filter(|a| a.client_status == "running").count() as i64;
         let failed = ours.iter().filter(|a| a.client_status == "failed").count() as i64;
-        on_progress(&Progress {
+        on_progress(&DeploymentProgress {
             status: "allocations".into(),
             placed: ours.len() as i64,
             healthy: running,
@@ -437,10 +437,10 @@ async fn watch_allocations(
     }
 }
 
-fn progress_of(deployment: &Deployment) -> Progress {
-    let mut progress = Progress {
+fn progress_of(deployment: &Deployment) -> DeploymentProgress {
+    let mut progress = DeploymentProgress {
         status: deployment.status.clone(),
-        ..Progress::default()
+        ..DeploymentProgress::default()
     };
     for state in deployment.task_groups.iter().flat_map(|m| m.values()) {
         progress.placed += state.placed_allocs;

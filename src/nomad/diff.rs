@@ -1,11 +1,13 @@
-//! A plan's JobDiff as lines an operator reads: `group/task: Config.image: old -> new`.
+//! A plan's JobDiff as lines an operator reads: `group/task: Config.image: old -> new`,
+//! each with what it does (for its colour).
 
 use super::api::{FieldDiff, JobDiff, ObjectDiff};
+use crate::output::Mark;
 
-pub fn diff_lines(diff: &JobDiff) -> Vec<String> {
+pub fn diff_lines(diff: &JobDiff) -> Vec<(Mark, String)> {
     let mut lines = Vec::new();
     if diff.kind == "Added" {
-        lines.push(format!("job {} will be created", diff.id));
+        lines.push((Mark::Add, format!("job {} will be created", diff.id)));
         return lines;
     }
     fields(
@@ -17,7 +19,10 @@ pub fn diff_lines(diff: &JobDiff) -> Vec<String> {
     for group in diff.task_groups.iter().flatten() {
         let at = group.name.clone();
         if group.kind == "Added" || group.kind == "Deleted" {
-            lines.push(format!("{at}: group {}", group.kind.to_lowercase()));
+            lines.push((
+                mark_of(&group.kind),
+                format!("{at}: group {}", group.kind.to_lowercase()),
+            ));
         }
         fields(
             &mut lines,
@@ -34,7 +39,7 @@ pub fn diff_lines(diff: &JobDiff) -> Vec<String> {
                 task.objects.as_deref(),
             );
             if let Some(notes) = task.annotations.as_ref().filter(|n| !n.is_empty()) {
-                lines.push(format!("{at}: ({})", notes.join(", ")));
+                lines.push((Mark::Change, format!("{at}: ({})", notes.join(", "))));
             }
         }
     }
@@ -42,30 +47,47 @@ pub fn diff_lines(diff: &JobDiff) -> Vec<String> {
 }
 
 fn fields(
-    lines: &mut Vec<String>,
+    lines: &mut Vec<(Mark, String)>,
     at: &str,
     fields: Option<&[FieldDiff]>,
     objects: Option<&[ObjectDiff]>,
 ) {
     for field in fields.into_iter().flatten().filter(|f| f.kind != "None") {
-        lines.push(format!("{at}: {}: {}", field.name, change(field)));
+        lines.push((
+            mark_of(&field.kind),
+            format!("{at}: {}: {}", field.name, change(field)),
+        ));
     }
     for object in objects.into_iter().flatten().filter(|o| o.kind != "None") {
         let nested = format!("{at}: {}", object.name);
         for field in object.fields.iter().flatten().filter(|f| f.kind != "None") {
-            lines.push(format!("{nested}.{}: {}", field.name, change(field)));
+            lines.push((
+                mark_of(&field.kind),
+                format!("{nested}.{}: {}", field.name, change(field)),
+            ));
         }
         fields_nested(lines, &nested, object.objects.as_deref());
     }
 }
 
-fn fields_nested(lines: &mut Vec<String>, at: &str, objects: Option<&[ObjectDiff]>) {
+fn fields_nested(lines: &mut Vec<(Mark, String)>, at: &str, objects: Option<&[ObjectDiff]>) {
     for object in objects.into_iter().flatten().filter(|o| o.kind != "None") {
         let nested = format!("{at}.{}", object.name);
         for field in object.fields.iter().flatten().filter(|f| f.kind != "None") {
-            lines.push(format!("{nested}.{}: {}", field.name, change(field)));
+            lines.push((
+                mark_of(&field.kind),
+                format!("{nested}.{}: {}", field.name, change(field)),
+            ));
         }
         fields_nested(lines, &nested, object.objects.as_deref());
+    }
+}
+
+fn mark_of(kind: &str) -> Mark {
+    match kind {
+        "Added" => Mark::Add,
+        "Deleted" => Mark::Remove,
+        _ => Mark::Change,
     }
 }
 

@@ -16,9 +16,9 @@ use crate::error::{precondition, verification, CsiError, Kind};
 use crate::journal::{Event, Journal, Operation, Outcome};
 use crate::output::Printer;
 use crate::preflight::{self, Status};
-use crate::progress::ApplyDisplay;
 use crate::prompts::Prompter;
 use crate::settings::Settings;
+use crate::terraform::display::ApplyDisplay;
 use crate::terraform::identity::{self, Expected, StateIdentity};
 use crate::terraform::plan::{self, Action, Expectation, PlanSummary};
 use crate::terraform::{

@@ -2,11 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use indicatif::ProgressBar;
-
 use crate::error::verification;
 use crate::nomad::NomadClient;
-use crate::output::Printer;
+use crate::output::{Meter, Printer};
 use crate::settings::Settings;
 
 const POLL: Duration = Duration::from_secs(3);
@@ -17,22 +15,18 @@ pub async fn wait_for_services(
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let client = NomadClient::new(&settings.nomad, Duration::from_secs(5))?;
-    let spinner = ProgressBar::new_spinner();
-    if printer.is_quiet_or_piped() {
-        spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    spinner.enable_steady_tick(Duration::from_millis(120));
+    let spinner = printer.live_bar(Meter::Spinner);
     let started = Instant::now();
     let mut waiting_for = String::from("the Nomad leader");
     loop {
-        spinner.set_message(format!("waiting for {waiting_for}"));
+        spinner.set_message(0, &format!("waiting for {waiting_for}"));
         match pending(&client, settings).await {
             Ok(pending) if pending.is_empty() => break,
             Ok(pending) => waiting_for = pending.join(", "),
             Err(e) => waiting_for = format!("Nomad ({e:#})"),
         }
         if started.elapsed() > timeout {
-            spinner.finish_and_clear();
+            spinner.clear();
             return Err(verification(format!(
                 "after {}: still waiting for {waiting_for}",
                 humantime::format_duration(timeout)
@@ -45,7 +39,7 @@ pub async fn wait_for_services(
         }
         tokio::time::sleep(POLL).await;
     }
-    spinner.finish_and_clear();
+    spinner.clear();
     printer.info("Nomad has a leader and every configured service is running");
     Ok(())
 }

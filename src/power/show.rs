@@ -1,7 +1,7 @@
 //! The plan as the operator reads it: resources grouped by action, with totals and
 //! the comparison with what is expected.
 
-use crate::output::Printer;
+use crate::output::{Mark, Printer};
 use crate::terraform::plan::{Action, PlanSummary};
 
 /// On stdout as text; with `--output json` the command prints its document instead
@@ -16,13 +16,18 @@ pub fn print_summary(printer: &Printer, summary: &PlanSummary, mismatches: &[Str
         if action != Some(change.action) {
             action = Some(change.action);
             let count = summary.count(change.action);
-            printer.data(&printer.emphasis(&format!("{} ({count}):", change.action.label())));
+            let heading = format!("{} ({count}):", change.action.label());
+            printer.data(&match mark(change.action) {
+                Some(m) => printer.marked(m, &printer.emphasis(&heading)),
+                None => printer.emphasis(&heading),
+            });
         }
         let marker = if change.in_target { " " } else { "!" };
-        printer.data(&format!(
-            "  {marker} {:<60} {}",
-            change.address, change.resource_type
-        ));
+        let line = format!("  {marker} {:<60} {}", change.address, change.resource_type);
+        printer.data(&match mark(change.action) {
+            Some(m) => printer.marked(m, &line),
+            None => line,
+        });
     }
     let t = summary.totals();
     printer.data(&format!(
@@ -30,6 +35,16 @@ pub fn print_summary(printer: &Printer, summary: &PlanSummary, mismatches: &[Str
         t.add, t.change, t.destroy
     ));
     print_comparison(printer, mismatches);
+}
+
+/// The colour of a resource's line: what is created green, changed yellow, destroyed red.
+fn mark(action: Action) -> Option<Mark> {
+    match action {
+        Action::Create => Some(Mark::Add),
+        Action::Update => Some(Mark::Change),
+        Action::Delete | Action::Replace => Some(Mark::Remove),
+        Action::Read | Action::Forget | Action::Other => None,
+    }
 }
 
 fn print_comparison(printer: &Printer, mismatches: &[String]) {

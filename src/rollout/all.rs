@@ -23,8 +23,8 @@ pub fn show_plans(printer: &Printer, plans: &[ServicePlan]) {
                     printer.emphasis(name),
                     plan.planned.job_id
                 ));
-                for line in diff_lines(diff) {
-                    printer.data(&format!("  {line}"));
+                for (mark, line) in diff_lines(diff) {
+                    printer.data(&printer.marked(mark, &format!("  {line}")));
                 }
             }
             _ => printer.data(&format!("{name}: no change in Nomad")),

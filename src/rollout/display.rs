@@ -4,40 +4,20 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-
-use crate::nomad::deployment::Progress;
-use crate::output::Printer;
+use crate::nomad::deployment::DeploymentProgress;
+use crate::output::{Live, Printer};
 
 pub struct RolloutDisplay {
-    bars: Option<(MultiProgress, HashMap<String, ProgressBar>)>,
-    printer: Printer,
+    live: Live,
+    services: Vec<String>,
     last: Mutex<HashMap<String, String>>,
 }
 
 impl RolloutDisplay {
     pub fn new(printer: &Printer, services: &[String]) -> Self {
-        let bars = (!printer.is_quiet_or_piped()).then(|| {
-            let multi = MultiProgress::new();
-            let width = services.iter().map(String::len).max().unwrap_or(10);
-            let bars = services
-                .iter()
-                .map(|name| {
-                    let bar = multi.add(ProgressBar::new_spinner());
-                    bar.set_style(
-                        ProgressStyle::with_template("{spinner} {prefix} {wide_msg}")
-                            .expect("template"),
-                    );
-                    bar.set_prefix(format!("{name:<width$}"));
-                    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-                    (name.clone(), bar)
-                })
-                .collect();
-            (multi, bars)
-        });
         RolloutDisplay {
-            bars,
-            printer: printer.clone(),
+            live: printer.live_rows(services, true),
+            services: services.to_vec(),
             last: Mutex::new(HashMap::new()),
         }
     }
@@ -48,13 +28,14 @@ impl RolloutDisplay {
             return;
         }
         last.insert(service.to_owned(), message.to_owned());
-        match self.bars.as_ref().and_then(|(_, bars)| bars.get(service)) {
-            Some(bar) => bar.set_message(crate::secret::redact(message)),
-            None => self.printer.info(&format!("{service}: {message}")),
+        let row = self.services.iter().position(|s| s == service);
+        match row {
+            Some(row) if self.live.is_drawn() => self.live.set_message(row, message),
+            _ => self.live.line(&format!("{service}: {message}")),
         }
     }
 
-    pub fn progress(&self, service: &str, p: &Progress) {
+    pub fn progress(&self, service: &str, p: &DeploymentProgress) {
         self.update(
             service,
             &format!(
@@ -65,10 +46,6 @@ impl RolloutDisplay {
     }
 
     pub fn finish(&self) {
-        if let Some((_, bars)) = &self.bars {
-            for bar in bars.values() {
-                bar.finish();
-            }
-        }
+        self.live.finish();
     }
 }

@@ -189,7 +189,7 @@ pub async fn watch_and_revert(
     options: RolloutOptions,
     display: &RolloutDisplay,
 ) -> Result<Outcome, NomadError> {
-    let progress = |p: &deployment::Progress| display.progress(name, p);
+    let progress = |p: &deployment::DeploymentProgress| display.progress(name, p);
     let watched =
         deployment::watch(client, job_id, version, eval_id, options.watch(), progress).await?;
     let reason = match watched {
@@ -264,7 +264,7 @@ async fn reverted_by_nomad(
     let now = deployment::current_version(client, job_id).await?;
     let mut reason = reason;
     if now > version {
-        let progress = |p: &deployment::Progress| display.progress(name, p);
+        let progress = |p: &deployment::DeploymentProgress| display.progress(name, p);
         if let Watched::Failed(failure)
         | Watched::RevertedByNomad {
             reason: failure, ..

@@ -1,6 +1,7 @@
 //! Terraform / OpenTofu: finding the binary, planning, checking and applying.
 
 mod binary;
+pub mod display;
 pub mod expected;
 pub mod identity;
 pub mod packages;

@@ -5,55 +5,42 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::gate::{line, Reading};
-use crate::output::Printer;
+use crate::output::{Live, Printer};
 
 const HEARTBEAT: Duration = Duration::from_secs(600);
 
 pub struct GateDisplay<'a> {
     printer: &'a Printer,
     title: String,
-    bars: Option<(MultiProgress, Vec<ProgressBar>)>,
+    live: Live,
     last_key: Option<String>,
     last_print: Option<Instant>,
 }
 
 impl<'a> GateDisplay<'a> {
     pub fn new(printer: &'a Printer, title: String, job_types: &[String]) -> Self {
-        let bars = (!printer.is_quiet_or_piped()).then(|| {
-            let multi = MultiProgress::new();
-            let style =
-                ProgressStyle::with_template("{spinner} {wide_msg}").expect("valid template");
-            let bars = job_types
-                .iter()
-                .map(|t| {
-                    let bar = multi.add(ProgressBar::new_spinner());
-                    bar.set_style(style.clone());
-                    bar.set_message(format!("{t:<16} checking..."));
-                    bar.enable_steady_tick(Duration::from_millis(150));
-                    bar
-                })
-                .collect();
-            (multi, bars)
-        });
-        if bars.is_some() {
+        let live = printer.live_rows(job_types, false);
+        for (row, t) in job_types.iter().enumerate() {
+            live.set_message(row, &format!("{t:<16} checking..."));
+        }
+        if live.is_drawn() {
             printer.info(&title);
         }
         GateDisplay {
             printer,
             title,
-            bars,
+            live,
             last_key: None,
             last_print: None,
         }
     }
 
     pub fn update(&mut self, readings: &[Reading]) {
-        if let Some((_, bars)) = &self.bars {
-            for (bar, reading) in bars.iter().zip(readings) {
-                bar.set_message(line(reading));
+        if self.live.is_drawn() {
+            for (row, reading) in readings.iter().enumerate() {
+                self.live.set_message(row, &line(reading));
             }
             return;
         }
@@ -87,17 +74,10 @@ impl<'a> GateDisplay<'a> {
 
     /// Runs `f` with the lines out of the way (for a prompt or a message).
     pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
-        match &self.bars {
-            Some((multi, _)) => multi.suspend(f),
-            None => f(),
-        }
+        self.live.suspend(f)
     }
 
     pub fn finish(self) {
-        if let Some((_, bars)) = self.bars {
-            for bar in bars {
-                bar.finish_and_clear();
-            }
-        }
+        self.live.clear();
     }
 }

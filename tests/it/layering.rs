@@ -1,7 +1,8 @@
 //! The layering the README's architecture section promises, checked on the source:
 //! every child process is started by `src/process`, everything a person reads goes
-//! through the printer (`src/output.rs`), no command module reaches into another, and
-//! the domain modules know nothing of the command line.
+//! through the printer (`src/output.rs`, bars and live rows by `src/output/live.rs`), no
+//! command module reaches into another, and the domain modules know nothing of the
+//! command line.
 
 use std::path::{Path, PathBuf};
 
@@ -146,6 +147,25 @@ fn domain_modules_know_nothing_of_the_command_line() {
     assert!(
         found.is_empty(),
         "domain modules take resolved settings, never clap's structs:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn only_the_printer_draws_bars() {
+    let found = offenders(
+        &[
+            "ProgressBar",
+            "MultiProgress",
+            "ProgressStyle",
+            "ProgressDrawTarget",
+        ],
+        |rel| rel.starts_with("output/"),
+    );
+    assert!(
+        found.is_empty(),
+        "show progress through Printer::live_bar/live_rows (src/output/live.rs), which draw \
+         only on a terminal and keep lasting lines above the bars:\n{}",
         found.join("\n")
     );
 }

@@ -555,3 +555,62 @@ fn live_with_no_revert_is_refused_by_the_command_line() {
     assert_eq!(run.code, 2, "{}", run.all_output());
     assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
 }
+
+/// The plan's lines are coloured for a person at a terminal (the file's added line green,
+/// Nomad's changed field yellow), and plain with NO_COLOR, with --no-color, and when the
+/// output goes to a pipe or a file.
+#[test]
+fn the_plan_is_coloured_on_a_terminal_only() {
+    let mut bed = bed(&["--deploy-seconds", "1"]);
+    deploy_all(&bed);
+    let args = [
+        "env",
+        "patch-image",
+        "sandbox",
+        "monitor",
+        "git-0123abcd",
+        "--dry-run",
+    ];
+    let on_terminal = support::pty::answer_prompt(&bed.env, &args, "", "", || {});
+    assert_eq!(on_terminal.code, 0, "{}", on_terminal.stdout);
+    assert!(
+        on_terminal
+            .stdout
+            .contains("\u{1b}[32m+        image   = \"registry.hrsi.example/cosims/cosims/monitor:git-0123abcd\""),
+        "the added line is green: {:?}",
+        on_terminal.stdout
+    );
+    assert!(
+        on_terminal
+            .stdout
+            .contains("\u{1b}[33m  monitor/monitor: Config.image: "),
+        "Nomad's changed field is yellow: {:?}",
+        on_terminal.stdout
+    );
+
+    let mut no_flag = args.to_vec();
+    no_flag.insert(0, "--no-color");
+    let flagged = support::pty::answer_prompt(&bed.env, &no_flag, "", "", || {});
+    bed.env.set_env("NO_COLOR", "1");
+    let no_color = support::pty::answer_prompt(&bed.env, &args, "", "", || {});
+    let piped = bed.env.csi(&args);
+    for (how, run) in [
+        ("--no-color", &flagged),
+        ("NO_COLOR", &no_color),
+        ("a pipe", &piped),
+    ] {
+        assert_eq!(run.code, 0, "{how}: {}", run.all_output());
+        assert!(
+            run.stdout.contains(
+                "+        image   = \"registry.hrsi.example/cosims/cosims/monitor:git-0123abcd\""
+            ),
+            "{how}: the plan is shown: {}",
+            run.all_output()
+        );
+        assert!(
+            !run.all_output().contains('\u{1b}'),
+            "{how}: no escape sequence: {:?}",
+            run.all_output()
+        );
+    }
+}

@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+use indicatif::HumanBytes;
 
-use crate::output::{Printer, Verbosity};
+use crate::output::{Live, Meter, Printer, Verbosity};
 
 /// Counters the streaming thread updates and the display reads.
 #[derive(Debug, Default)]
@@ -42,7 +42,7 @@ const LINE_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Display<'a> {
     printer: &'a Printer,
-    bar: Option<ProgressBar>,
+    live: Live,
     total: u64,
     started: Instant,
     last_line: Instant,
@@ -52,21 +52,10 @@ pub struct Display<'a> {
 impl<'a> Display<'a> {
     /// `what` names the activity in the periodic lines ("restore", "check").
     pub fn new(printer: &'a Printer, total: u64, what: &'static str) -> Self {
-        let bar = (!printer.is_quiet_or_piped()).then(|| {
-            let bar = ProgressBar::new(total.max(1));
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}) {wide_msg}",
-                )
-                .expect("valid template"),
-            );
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        });
         let now = Instant::now();
         Display {
             printer,
-            bar,
+            live: printer.live_bar(Meter::Bytes(total)),
             total,
             started: now,
             last_line: now,
@@ -78,12 +67,12 @@ impl<'a> Display<'a> {
         let bytes = progress.bytes.load(Ordering::Relaxed);
         let rows = progress.rows.load(Ordering::Relaxed);
         let tables = progress.tables.load(Ordering::Relaxed);
-        if let Some(bar) = &self.bar {
-            bar.set_position(bytes);
-            bar.set_message(format!(
-                "{tables} tables, {rows} rows {}",
-                progress.current()
-            ));
+        if self.live.is_drawn() {
+            self.live.set_position(bytes);
+            self.live.set_message(
+                0,
+                &format!("{tables} tables, {rows} rows {}", progress.current()),
+            );
         } else if self.printer.verbosity >= Verbosity::Normal
             && self.last_line.elapsed() >= LINE_EVERY
         {
@@ -104,8 +93,6 @@ impl<'a> Display<'a> {
     }
 
     pub fn finish(self) {
-        if let Some(bar) = self.bar {
-            bar.finish_and_clear();
-        }
+        self.live.clear();
     }
 }

@@ -1,37 +1,20 @@
 //! Showing terraform's apply as it happens: a progress bar with the resources in
 //! flight on a terminal, a plain line per event otherwise (logs, CI, `ssh -T`).
 
-use std::io::IsTerminal;
-use std::time::Duration;
-
-use indicatif::{ProgressBar, ProgressStyle};
-
-use crate::output::{Printer, Verbosity};
+use crate::output::{Live, Meter, Printer};
 use crate::terraform::ui::UiEvent;
 
 pub struct ApplyDisplay<'a> {
     printer: &'a Printer,
-    bar: Option<ProgressBar>,
+    live: Live,
     in_flight: Vec<String>,
 }
 
 impl<'a> ApplyDisplay<'a> {
     pub fn new(printer: &'a Printer, total: usize) -> Self {
-        let interactive = std::io::stderr().is_terminal() && printer.verbosity > Verbosity::Quiet;
-        let bar = interactive.then(|| {
-            let bar = ProgressBar::new(total as u64);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
-                )
-                .expect("valid template"),
-            );
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        });
         ApplyDisplay {
             printer,
-            bar,
+            live: printer.live_bar(Meter::Count(total as u64)),
             in_flight: Vec::new(),
         }
     }
@@ -57,9 +40,7 @@ impl<'a> ApplyDisplay<'a> {
                 elapsed,
             } => {
                 self.in_flight.retain(|a| a != address);
-                if let Some(bar) = &self.bar {
-                    bar.inc(1);
-                }
+                self.live.inc();
                 self.line(&format!("{action:<8} {address} done ({elapsed:.0}s)"));
             }
             UiEvent::ApplyErrored {
@@ -80,21 +61,14 @@ impl<'a> ApplyDisplay<'a> {
             UiEvent::Message(text) => self.printer.detail(&format!("terraform: {text}")),
             UiEvent::Summary { .. } | UiEvent::Quiet => {}
         }
-        if let Some(bar) = &self.bar {
-            bar.set_message(self.in_flight.join(", "));
-        }
+        self.live.set_message(0, &self.in_flight.join(", "));
     }
 
     fn line(&self, text: &str) {
-        match &self.bar {
-            Some(bar) => bar.println(crate::secret::redact(text)),
-            None => self.printer.info(text),
-        }
+        self.live.line(text);
     }
 
     pub fn finish(self) {
-        if let Some(bar) = self.bar {
-            bar.finish_and_clear();
-        }
+        self.live.clear();
     }
 }
