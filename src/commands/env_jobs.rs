@@ -86,12 +86,7 @@ fn selection(
 }
 
 async fn connect(settings: &Settings) -> anyhow::Result<tokio_postgres::Client> {
-    let client = crate::database::connect(&settings.database, CONNECT_TIMEOUT)
-        .await
-        .map_err(|e| {
-            CsiError::new(Kind::Precondition, format!("{e:#}"))
-                .with_hint("`csi env check` tests the database connection")
-        })?;
+    let client = crate::database::connect_required(&settings.database, CONNECT_TIMEOUT).await?;
     jobs::prepare_session(&client).await?;
     Ok(client)
 }

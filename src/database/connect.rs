@@ -34,6 +34,22 @@ pub async fn connect(
     Ok(client)
 }
 
+/// Connects for an operation that cannot go on without the database: an unreachable
+/// database is a precondition, with the hint that tests the connection.
+pub async fn connect_required(
+    settings: &DatabaseSettings,
+    timeout: Duration,
+) -> anyhow::Result<tokio_postgres::Client> {
+    connect(settings, timeout).await.map_err(unreachable)
+}
+
+/// A failed connection as a precondition error with the hint to check the database.
+pub fn unreachable(e: anyhow::Error) -> anyhow::Error {
+    crate::error::CsiError::new(crate::error::Kind::Precondition, format!("{e:#}"))
+        .with_hint("`csi env check` tests the database connection")
+        .into()
+}
+
 #[derive(Debug)]
 pub struct ServerInfo {
     pub version: String,

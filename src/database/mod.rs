@@ -10,5 +10,5 @@ pub mod scratch;
 pub mod target;
 
 pub use backup::{dump_size, make_backup, Backup};
-pub use connect::{connect, describe, ping, ServerInfo};
+pub use connect::{connect, connect_required, describe, ping, unreachable, ServerInfo};
 pub use target::{inspect, selected_tables, Target, TargetState, TargetTable};

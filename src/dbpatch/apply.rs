@@ -10,16 +10,12 @@ use super::run::{run, Applied, StatementFailed};
 use super::Patch;
 use crate::database::pg_error::PgContext;
 use crate::database::Target;
-use crate::error::{failed, verification, CsiError, Kind};
+use crate::error::{failed, verification};
 use crate::output::Printer;
 
 /// Connects to the environment's database; an unreachable one is a precondition.
 pub async fn connect(target: &Target) -> anyhow::Result<tokio_postgres::Client> {
-    target.connect().await.map_err(|e| {
-        CsiError::new(Kind::Precondition, format!("{e:#}"))
-            .with_hint("`csi env check` tests the database connection")
-            .into()
-    })
+    target.connect().await.map_err(crate::database::unreachable)
 }
 
 /// What the rehearsal must reproduce of the environment's database.

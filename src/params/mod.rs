@@ -63,11 +63,5 @@ pub fn known_job_types(
 pub async fn connect(
     settings: &crate::settings::Settings,
 ) -> anyhow::Result<tokio_postgres::Client> {
-    crate::database::connect(&settings.database, std::time::Duration::from_secs(10))
-        .await
-        .map_err(|e| {
-            crate::error::CsiError::new(crate::error::Kind::Precondition, format!("{e:#}"))
-                .with_hint("`csi env check` tests the database connection")
-                .into()
-        })
+    crate::database::connect_required(&settings.database, std::time::Duration::from_secs(10)).await
 }

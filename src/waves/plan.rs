@@ -20,13 +20,11 @@ pub struct Db {
 
 impl Db {
     pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
-        let client =
-            crate::database::connect(&settings.database, std::time::Duration::from_secs(10))
-                .await
-                .map_err(|e| {
-                    CsiError::new(crate::error::Kind::Precondition, format!("{e:#}"))
-                        .with_hint("`csi env check` tests the database connection")
-                })?;
+        let client = crate::database::connect_required(
+            &settings.database,
+            std::time::Duration::from_secs(10),
+        )
+        .await?;
         let catalog = Catalog::load(&client, &settings.database.schema).await?;
         Ok(Db { client, catalog })
     }
