@@ -235,8 +235,9 @@ pub struct RestartSettings {
 pub struct JobsSettings {
     #[serde(with = "humantime_serde_compat")]
     pub pause: Duration,
-    pub retry_from: Vec<crate::jobs::Status>,
-    pub retry_to: Vec<crate::jobs::Status>,
+    /// Status names, resolved against the database's `job_status` when a command runs.
+    pub retry_from: Vec<String>,
+    pub retry_to: Vec<String>,
 }
 
 const DEFAULT_JOBS_PAUSE: Duration = Duration::from_secs(2);
@@ -780,10 +781,18 @@ fn jobs(config: &LoadedConfig, env: &EnvironmentFile) -> Result<JobsSettings, Cs
         None => DEFAULT_JOBS_PAUSE,
     };
     let statuses = |key: &str, given: Option<Vec<String>>, default: &[&str]| {
-        let list = given.unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect());
-        crate::jobs::Status::parse_list(&list).map_err(|e| {
-            usage(format!("jobs.{key}: {}", e.message)).with_hint(e.hint.unwrap_or_default())
-        })
+        let list: Vec<String> = given
+            .unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect())
+            .iter()
+            .flat_map(|t| t.split(','))
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if list.is_empty() {
+            return Err(usage(format!("jobs.{key} is empty"))
+                .with_hint("name job statuses, e.g. [\"internal_error\", \"external_error\"]"));
+        }
+        Ok(list)
     };
     Ok(JobsSettings {
         pause,

@@ -9,8 +9,8 @@ use super::Context;
 use crate::cli::{JobSelectionArgs, JobsAction, JobsArgs, JobsListArgs, WalkFlags};
 use crate::error::{failed, precondition, usage, CsiError, Kind};
 use crate::jobs::{
-    self, describe, path_text, JobRow, Outcome, Resolved, Selection, Status, StatusPlan, Summary,
-    TimeRange, Transitions, WalkOptions, WalkProgress,
+    self, describe, path_text, JobRow, Outcome, Resolved, Selection, Status, StatusNames,
+    StatusPlan, Summary, TimeRange, Transitions, WalkOptions, WalkProgress,
 };
 use crate::operation;
 use crate::output::Printer;
@@ -20,21 +20,35 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn run(ctx: &Context, args: JobsArgs) -> anyhow::Result<()> {
     let settings = ctx.reach(&args.env).await?;
+    if let JobsAction::SetStatus(set) = &args.action {
+        if selects_everything(&set.selection) {
+            return Err(usage(
+                "set-status needs a selection: it would walk every job of the database",
+            )
+            .with_hint("narrow it with --type, --status, --id, --tile or --since/--before")
+            .into());
+        }
+    }
+    let client = connect(&settings).await?;
+    jobs::require_for_reading(&client, &settings.database.schema).await?;
+    if !matches!(args.action, JobsAction::List(_)) {
+        jobs::require_for_walking(&client, &settings.database.schema).await?;
+    }
+    let names = StatusNames::load(
+        &client,
+        &settings.database.schema,
+        "csi env jobs reads the job statuses (ids and names) from it",
+    )
+    .await?;
     match args.action {
-        JobsAction::List(list) => self::list(ctx, &settings, *list).await,
+        JobsAction::List(list) => self::list(ctx, &settings, client, &names, *list).await,
         JobsAction::SetStatus(set) => {
-            let selection = selection(&set.selection, None)?;
-            if selection.is_everything() {
-                return Err(usage(
-                    "set-status needs a selection: it would walk every job of the database",
-                )
-                .with_hint("narrow it with --type, --status, --id, --tile or --since/--before")
-                .into());
-            }
-            let path = Status::parse_list(&set.to)?;
+            let selection = selection(&set.selection, &names, None)?;
+            let path = names.parse_list(&set.to)?;
             walk(
                 ctx,
                 &settings,
+                client,
                 "jobs-set-status",
                 selection,
                 path,
@@ -43,26 +57,57 @@ pub async fn run(ctx: &Context, args: JobsArgs) -> anyhow::Result<()> {
             .await
         }
         JobsAction::Retry(retry) => {
-            let selection = selection(&retry.selection, Some(&settings.jobs.retry_from))?;
+            let retry_from = names
+                .parse_list(&settings.jobs.retry_from)
+                .map_err(|e| in_setting("jobs.retry_from", e))?;
+            let selection = selection(&retry.selection, &names, Some(&retry_from))?;
             let path = if retry.to.is_empty() {
-                settings.jobs.retry_to.clone()
+                names
+                    .parse_list(&settings.jobs.retry_to)
+                    .map_err(|e| in_setting("jobs.retry_to", e))?
             } else {
-                Status::parse_list(&retry.to)?
+                names.parse_list(&retry.to)?
             };
-            walk(ctx, &settings, "jobs-retry", selection, path, &retry.walk).await
+            walk(
+                ctx,
+                &settings,
+                client,
+                "jobs-retry",
+                selection,
+                path,
+                &retry.walk,
+            )
+            .await
         }
     }
+}
+
+/// No criterion given: the selection would be every job (as [`Selection::is_everything`],
+/// on the command line's text, before the database is reached).
+fn selects_everything(args: &JobSelectionArgs) -> bool {
+    args.types.is_empty()
+        && args.status.is_empty()
+        && args.ids.is_empty()
+        && args.tile.is_empty()
+        && args.since.is_none()
+        && args.before.is_none()
+}
+
+/// A configured status list the database does not know: the key is named.
+fn in_setting(key: &str, e: CsiError) -> CsiError {
+    usage(format!("{key} in csi.hcl: {}", e.message)).with_hint(e.hint.unwrap_or_default())
 }
 
 /// The command line's selection; `default_statuses` when no --status is given.
 fn selection(
     args: &JobSelectionArgs,
+    names: &StatusNames,
     default_statuses: Option<&[Status]>,
 ) -> Result<Selection, CsiError> {
     let statuses = if args.status.is_empty() {
         default_statuses.map(<[Status]>::to_vec).unwrap_or_default()
     } else {
-        Status::parse_list(&args.status)?
+        names.parse_list(&args.status)?
     };
     let since = args.since.as_deref().map(jobs::parse_time).transpose()?;
     let before = args.before.as_deref().map(jobs::parse_time).transpose()?;
@@ -91,9 +136,14 @@ async fn connect(settings: &Settings) -> anyhow::Result<tokio_postgres::Client> 
     Ok(client)
 }
 
-async fn list(ctx: &Context, settings: &Settings, args: JobsListArgs) -> anyhow::Result<()> {
-    let selection = selection(&args.selection, None)?;
-    let client = connect(settings).await?;
+async fn list(
+    ctx: &Context,
+    settings: &Settings,
+    client: tokio_postgres::Client,
+    names: &StatusNames,
+    args: JobsListArgs,
+) -> anyhow::Result<()> {
+    let selection = selection(&args.selection, names, None)?;
     let resolved = jobs::resolve(&client, &settings.database.schema, &selection).await?;
     let counts = jobs::counts(&client, &resolved).await?;
     let page = jobs::page(&client, &resolved, args.limit.max(0), args.offset.max(0)).await?;
@@ -158,12 +208,12 @@ fn job_line(job: &JobRow) -> String {
 async fn walk(
     ctx: &Context,
     settings: &Settings,
+    mut client: tokio_postgres::Client,
     verb: &str,
     selection: Selection,
     path: Vec<Status>,
     flags: &WalkFlags,
 ) -> anyhow::Result<()> {
-    let mut client = connect(settings).await?;
     let resolved = jobs::resolve(&client, &settings.database.schema, &selection).await?;
     let rules = Transitions::load(&client, &settings.database.schema).await?;
     let counts = jobs::counts(&client, &resolved).await?;

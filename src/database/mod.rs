@@ -5,6 +5,7 @@ mod connect;
 pub mod decode;
 pub mod dump;
 pub mod pg_error;
+pub mod require;
 pub mod restore;
 pub mod scratch;
 pub mod target;

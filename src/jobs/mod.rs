@@ -7,6 +7,7 @@ mod plan;
 mod progress;
 mod query;
 mod rules;
+mod schema;
 mod selection;
 mod status;
 mod summary;
@@ -16,11 +17,12 @@ pub use plan::{plan_walk, StatusPlan};
 pub use progress::WalkProgress;
 pub use query::{counts, page, JobRow, StatusCount};
 pub use rules::{Disallowed, Transitions};
+pub use schema::{require_for_reading, require_for_walking};
 pub use selection::{
     job_types, parse_ids, parse_time, resolve, DateColumn, IdRange, JobType, Resolved, Selection,
     TimeRange,
 };
-pub use status::{describe, path_text, Status, STATUSES};
+pub use status::{describe, path_text, Status, StatusNames};
 pub use summary::{IdRanges, Reason, Summary, Tally};
 pub use writer::{walk, Outcome, WalkOptions};
 

@@ -154,17 +154,14 @@ mod tests {
 
     #[test]
     fn the_repair_path_is_allowed_from_both_errors_only() {
+        crate::jobs::status::tests::production().install();
         let rules = Transitions::built_in();
-        let path = [Status::ERROR_CHECKED, Status::READY];
-        assert!(rules
-            .check_path(Some(Status::INTERNAL_ERROR), &path)
-            .is_ok());
-        assert!(rules
-            .check_path(Some(Status::EXTERNAL_ERROR), &path)
-            .is_ok());
+        let path = [Status(15), Status(3)];
+        assert!(rules.check_path(Some(Status(13)), &path).is_ok());
+        assert!(rules.check_path(Some(Status(14)), &path).is_ok());
         let err = rules.check_path(Some(Status(12)), &path).unwrap_err();
         assert_eq!(err.from, Some(Status(12)));
-        assert_eq!(err.to, Status::ERROR_CHECKED);
+        assert_eq!(err.to, Status(15));
         assert_eq!(
             err.to_string(),
             "done -> error_checked is not an authorized transition \

@@ -142,15 +142,19 @@ pub async fn database(settings: &Settings) -> anyhow::Result<DatabaseSection> {
     };
     let mut job_types = Vec::with_capacity(types.len());
     if !types.is_empty() {
+        // Statuses by name, through job_status: the ids are the database's.
+        const UNFINISHED: &str = "'initialized', 'configured', 'ready', 'queued', 'started', \
+             'pre_processing', 'processing', 'post_processing', 'processed', 'start_publication'";
         let health_sql = types
             .iter()
             .map(|t| {
                 format!(
                     "select {name}::text, \
-                     count(*) filter (where p.last_status_id in (13, 14)), \
-                     count(*) filter (where p.last_status_id between 1 and 10 \
+                     count(*) filter (where s.name in ('internal_error', 'external_error')), \
+                     count(*) filter (where s.name in ({UNFINISHED}) \
                                       and p.last_status_change_date < now() - interval '3 hours') \
-                     from {quoted}.parent_jobs p join {quoted}.{table} t on t.fk_parent_job_id = p.id",
+                     from {quoted}.parent_jobs p join {quoted}.{table} t on t.fk_parent_job_id = p.id \
+                     left join {quoted}.job_status s on s.id = p.last_status_id",
                     name = crate::database::dump::quote_literal(&t.name),
                     table = crate::database::dump::quote_ident(&t.table),
                 )

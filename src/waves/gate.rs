@@ -24,10 +24,11 @@ pub const DEFAULT_GATE_SQL: &str = r#"
 -- Caught up, for the runbook: the type's jobs are generated and published again and
 -- no NRT job waits. A job of the type is a row of its table ({table}, e.g.
 -- cosims.fsc_rlie_jobs for fsc_rlie_job) joined to parent_jobs by fk_parent_job_id.
--- Backlog: NRT jobs of the type still unfinished (no status, or 1..10) whose first
--- status change is older than nrt_max_age. Published: jobs of the type that entered
--- `published` (11) in job_status_changes within recent_production and since the
--- type was enabled. The schema's times are `timestamp` in UTC.
+-- Backlog: NRT jobs of the type still unfinished (no status, or initialized ..
+-- start_publication) whose first status change is older than nrt_max_age. Published:
+-- jobs of the type that entered `published` in job_status_changes within
+-- recent_production and since the type was enabled. Statuses by name, through
+-- {schema}.job_status. The schema's times are `timestamp` in UTC.
 WITH jobs AS (
     SELECT p.id, p.priority, p.last_status_id
     FROM {schema}.parent_jobs p
@@ -39,7 +40,10 @@ open_nrt AS (
              WHERE c.fk_parent_job_id = j.id) AS created
     FROM jobs j
     WHERE j.priority = 'nrt'
-      AND (j.last_status_id IS NULL OR j.last_status_id BETWEEN 1 AND 10)
+      AND (j.last_status_id IS NULL OR j.last_status_id IN (
+            SELECT s.id FROM {schema}.job_status s
+             WHERE s.name IN ('initialized', 'configured', 'ready', 'queued', 'started', 'pre_processing',
+                             'processing', 'post_processing', 'processed', 'start_publication')))
 ),
 counts AS (
     SELECT
@@ -52,7 +56,8 @@ counts AS (
         (SELECT count(DISTINCT c.fk_parent_job_id)
            FROM {schema}.job_status_changes c
            JOIN jobs j ON j.id = c.fk_parent_job_id
-          WHERE c.job_status = 11
+          WHERE c.job_status = (SELECT s.id FROM {schema}.job_status s
+                                 WHERE s.name = 'published')
             AND c.time >= greatest((now() AT TIME ZONE 'UTC') - make_interval(secs => $3),
                                    $4 AT TIME ZONE 'UTC'))
             AS published

@@ -309,3 +309,112 @@ fn a_signal_stops_the_walk_between_two_jobs() {
     let history = bed.csi(&["env", "history", "sandbox"]);
     assert!(history.stdout.contains("interrupted"), "{}", history.stdout);
 }
+
+/// The statuses are the database's `job_status` rows, not a list built into csi: a name
+/// the table gains is typed and printed; a name it loses is unknown, and the error
+/// lists what the database has.
+#[test]
+fn job_statuses_are_read_from_the_database() {
+    let bed = bed();
+    let ids = bed.jobs(2, "32TLR", "2026-11-01 10:00:00+00", &[13]);
+    bed.sql("update cosims.job_status set name = 'failed_inside' where id = 13");
+    let run = bed.csi(&[
+        "env",
+        "jobs",
+        "sandbox",
+        "list",
+        "--status",
+        "failed_inside",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert!(run.stdout.contains("failed_inside"), "{}", run.stdout);
+    assert!(!run.stdout.contains("internal_error"), "{}", run.stdout);
+
+    let run = bed.csi(&[
+        "env",
+        "jobs",
+        "sandbox",
+        "list",
+        "--status",
+        "internal_error",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.all_output());
+    assert!(
+        run.stderr.contains("unknown job status `internal_error`")
+            && run.stderr.contains("failed_inside (13)"),
+        "{}",
+        run.stderr
+    );
+    // retry's default (jobs.retry_from) names a status the database no longer has.
+    let run = bed.csi(&["env", "jobs", "sandbox", "retry", "--yes"]);
+    assert_eq!(run.code, 2, "{}", run.all_output());
+    assert!(
+        run.stderr
+            .contains("jobs.retry_from in csi.hcl: unknown job status `internal_error`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(bed.changes_of(ids[0]), 1, "nothing was written");
+}
+
+/// A schema without what a command needs: a one-line error naming the table, column or
+/// trigger and what the command needed it for (exit 4), and nothing written.
+#[test]
+fn a_schema_lacking_what_jobs_need_is_named_and_nothing_is_written() {
+    let bed = bed();
+    let ids = bed.jobs(3, "32TLR", "2026-11-01 10:00:00+00", &[13]);
+    let walk: &[&str] = &[
+        "env",
+        "jobs",
+        "sandbox",
+        "set-status",
+        "--status",
+        "internal_error",
+        "--to",
+        "error_checked,ready",
+        "--yes",
+    ];
+    let list: &[&str] = &["env", "jobs", "sandbox", "list"];
+    // Exit 4 and one error line, which says `expected`.
+    let refused = |args: &[&str], expected: &str| {
+        let run = bed.csi(args);
+        assert_eq!(run.code, 4, "{}", run.all_output());
+        let errors: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error"))
+            .collect();
+        assert_eq!(errors.len(), 1, "{}", run.stderr);
+        assert!(errors[0].contains(expected), "{}", errors[0]);
+    };
+
+    // Without the transition trigger nothing would refuse a walk production forbids.
+    bed.sql("drop trigger check_status_change on cosims.job_status_changes");
+    refused(
+        walk,
+        "cosims.job_status_changes has no (enabled) insert trigger check_status_change: \
+         csi env jobs relies on it to refuse the transitions the system does not authorize",
+    );
+    // Listing needs no trigger.
+    let run = bed.csi(list);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+
+    // A missing column of the table the jobs are selected from.
+    bed.sql("alter table cosims.parent_jobs rename column tile_id to tile");
+    refused(
+        list,
+        "cosims.parent_jobs has no column `tile_id`: csi env jobs selects and lists the jobs from it",
+    );
+    bed.sql("alter table cosims.parent_jobs rename column tile to tile_id");
+
+    // A missing table: the statuses'.
+    bed.sql("alter table cosims.job_status rename to job_states");
+    refused(
+        list,
+        "the schema has no table cosims.job_status: \
+         csi env jobs reads the job statuses (ids and names) from it",
+    );
+    for id in ids {
+        assert_eq!(bed.changes_of(id), 1, "job {id}: nothing was written");
+    }
+}
