@@ -91,3 +91,17 @@ else
   "$tools/moto/bin/pip" install --quiet "moto[server]==$moto_version"
   say "installed moto $("$tools/moto/bin/python" -c 'import moto; print(moto.__version__)') in tools/moto"
 fi
+
+# ---- stunnel4 (issue 14): a real TLS server (OpenSSL) in front of the Nomad double --
+# tests/it/nomad_tls.rs puts it before the double with certificates the test makes with
+# the openssl command line (CA, server names, client certificates).
+if command -v stunnel4 >/dev/null 2>&1 || command -v stunnel >/dev/null 2>&1; then
+  say "stunnel already installed"
+elif [[ $(id -u) -ne 0 ]]; then
+  say "missing Debian package: stunnel4 (run as root, or install it)"
+  exit 1
+else
+  say "installing stunnel4"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stunnel4 >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stunnel4 >/dev/null; }
+fi

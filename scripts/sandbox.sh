@@ -20,7 +20,8 @@
 # Everything runs on this machine; all state lives under <repo>/.sandbox/
 # (git-ignored), plus the terraform state of terraform/sandbox.
 #
-#   PostgreSQL  127.0.0.1:${CSI_SANDBOX_PG_PORT:-55432}, superuser postgres (trust),
+#   PostgreSQL  on its unix socket only, .sandbox/pg/.s.PGSQL.${CSI_SANDBOX_PG_PORT:-55432}
+#               (no TCP listener, as production's database host), superuser postgres (trust),
 #               schema cosims in database postgres as in production (roles web_anonymous,
 #               authenticator), data in .sandbox/pg; the server is PostgreSQL 12 from
 #               tools/pg12/bin (production's major) unless $PG_BINDIR names another
@@ -52,7 +53,9 @@ SANDBOX="$ROOT/.sandbox"
 PG_CLUSTER="$ROOT/scripts/lib/pg-cluster.sh"
 SQL_DIR="$ROOT/scripts/sandbox"
 PG_DIR="$SANDBOX/pg"
-PG_HOST="127.0.0.1"
+# The socket folder: the sandbox's PostgreSQL has no TCP listener (PG_LISTEN='').
+PG_HOST="$PG_DIR"
+export PG_LISTEN=""
 PG_PORT="${CSI_SANDBOX_PG_PORT:-55432}"
 PG_SUPERUSER="postgres"
 # Production's schema lives in the database `postgres` (no CREATE DATABASE there).
@@ -130,7 +133,7 @@ pg_up() {
     if [[ "$port" != "$PG_PORT" ]]; then
         die "postgres already runs on port $port, not $PG_PORT; run '$0 down' first"
     fi
-    say "postgres up on $PG_HOST:$PG_PORT (data in ${PG_DIR#"$ROOT"/})"
+    say "postgres up on its unix socket only, ${PG_DIR#"$ROOT"/}/.s.PGSQL.$PG_PORT (data in ${PG_DIR#"$ROOT"/})"
 
     local exists
     exists="$(sb_psql -d "$DB_NAME" -At -c "SELECT 1 FROM pg_namespace WHERE nspname = 'cosims'")"
@@ -554,7 +557,7 @@ cmd_status() {
         port="$(sed -n 4p "$PG_DIR/data/postmaster.pid")"
         jobs="$(PG_PORT="$port" sb_psql -d "$DB_NAME" -At \
             -c "SELECT count(*) FROM cosims.parent_jobs" 2>/dev/null || echo '?')"
-        say "postgres up on $PG_HOST:$port, database $DB_NAME ($jobs jobs)"
+        say "postgres up on ${PG_DIR#"$ROOT"/}/.s.PGSQL.$port (unix socket only), database $DB_NAME ($jobs jobs)"
     elif [[ -d "$PG_DIR/data" ]]; then
         say "postgres stopped (data in ${PG_DIR#"$ROOT"/})"
     else

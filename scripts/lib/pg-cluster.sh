@@ -7,9 +7,10 @@
 #                                   4 no cluster in DIR
 #
 # Layout: DIR/data (PGDATA), DIR/log (server log), unix socket in DIR
-# (DIR/.s.PGSQL.PORT). The server listens on 127.0.0.1:PORT only, trusts every
-# local and 127.0.0.1 connection, and runs with fsync=off: never put data you
-# care about in it. The superuser is `postgres`.
+# (DIR/.s.PGSQL.PORT). The server listens on 127.0.0.1:PORT only ($PG_LISTEN set
+# to the empty string: on the unix socket only, as production's database host),
+# trusts every local and 127.0.0.1 connection, and runs with fsync=off: never put
+# data you care about in it. The superuser is `postgres`.
 #
 # When run as root, the cluster is owned by and runs as the `postgres` OS user
 # (DIR is chowned to it and must be reachable by it); otherwise it runs as the
@@ -146,7 +147,7 @@ EOF
 
     # Settings are rewritten at each start so that the port can change.
     as_owner tee "$DATA/csi-cluster.conf" >/dev/null <<EOF
-listen_addresses = '127.0.0.1'
+listen_addresses = '${PG_LISTEN-127.0.0.1}'
 port = $port
 unix_socket_directories = '$DIR'
 fsync = off

@@ -82,12 +82,18 @@ impl NomadClient {
                     error
                 }
                 Err(e) => {
+                    let detail = root_cause(&e);
+                    // A TLS setting the operator must change: no use retrying.
+                    let advice = super::client::tls::advice(&detail);
                     let error = NomadError::Unreachable {
                         address: self.address().to_owned(),
                         call: call.clone(),
-                        detail: root_cause(&e),
+                        detail: match advice {
+                            Some(advice) => format!("{detail}; {advice}"),
+                            None => detail,
+                        },
                     };
-                    if !idempotent {
+                    if !idempotent || advice.is_some() {
                         return Err(error);
                     }
                     error

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::error::{usage, CsiError};
 use crate::settings::NomadSettings;
 
-mod tls;
+pub(crate) mod tls;
 
 use super::api::JobHeader;
 use super::NomadError;

@@ -21,6 +21,12 @@ fn binary() -> Result<PathBuf, CsiError> {
     if let Some(path) = crate::env_vars::get(crate::env_vars::CSI_AGENT_BINARY) {
         return Ok(PathBuf::from(path));
     }
+    // The running binary itself, even when its file was replaced since it started
+    // (a rebuild or an upgrade during the operation).
+    let running = PathBuf::from("/proc/self/exe");
+    if running.exists() {
+        return Ok(running);
+    }
     std::env::current_exe()
         .map_err(|e| precondition(format!("cannot find csi's own binary to ship: {e}")))
 }

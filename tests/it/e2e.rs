@@ -246,16 +246,10 @@ impl Demo {
 
     fn psql(&self, sql: &str) -> String {
         let output = Command::new("psql")
-            .args([
-                "-X",
-                "-At",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-            ])
+            .args(["-X", "-At", "-v", "ON_ERROR_STOP=1", "-U", "postgres"])
+            // The sandbox's PostgreSQL has no TCP listener: its socket, as on its host.
+            .arg("-h")
+            .arg(self.root().join(".sandbox/pg"))
             .args(["-p", &self.pg_port.to_string(), "-d", "postgres", "-c", sql])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -595,6 +589,13 @@ fn the_demo_rehearses_the_whole_runbook_on_the_sandbox() {
 
     demo.reach("up");
     assert_eq!(demo.core_resources(), 0, "the sandbox comes up stopped");
+    // As on production's database host, PostgreSQL listens on its unix socket only:
+    // csi reaches it through ssh alone.
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", demo.pg_port)).is_err(),
+        "the sandbox's PostgreSQL listens on 127.0.0.1:{}",
+        demo.pg_port
+    );
     assert_eq!(
         addresses_in_state(&demo.root().join(SANDBOX_STATE), "cold").len(),
         4,

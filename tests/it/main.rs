@@ -17,6 +17,7 @@ mod jobfile_roundtrip;
 mod jobs;
 mod layering;
 mod nomad_spec_shapes;
+mod nomad_tls;
 mod over_ssh;
 mod params;
 mod patch_image;

@@ -143,6 +143,24 @@ fn with_server_name(
     ))
 }
 
+/// What to set when the TLS handshake failed for a reason the nomad CLI's variables
+/// fix (rustls's words, as reqwest reports them).
+pub fn advice(detail: &str) -> Option<&'static str> {
+    if detail.contains("UnknownIssuer") || detail.contains("unknown issuer") {
+        Some("its certificate is signed by a CA csi does not trust: set nomad.ca_cert / NOMAD_CACERT (Nomad's CA, a PEM file) or nomad.ca_path / NOMAD_CAPATH (a folder of them)")
+    } else if detail.contains("not valid for name") {
+        Some("its certificate does not name that host: set nomad.tls_server_name / NOMAD_TLS_SERVER_NAME to a name it holds (server.<region>.nomad for Nomad's own certificates)")
+    } else if detail.contains("CertificateRequired") || detail.contains("certificate required") {
+        Some("the server asks for a client certificate: set nomad.client_cert and nomad.client_key (NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY)")
+    } else if detail.contains("fatal alert: UnknownCA")
+        || detail.contains("fatal alert: BadCertificate")
+    {
+        Some("the server refused the client certificate: check nomad.client_cert / NOMAD_CLIENT_CERT (it must be signed by the CA the server trusts)")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

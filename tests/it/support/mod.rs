@@ -13,3 +13,4 @@ pub mod pty;
 pub mod snapshot;
 pub mod sshd;
 pub mod terraform;
+pub mod tls;
