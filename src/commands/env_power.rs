@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use serde_json::json;
 
 use super::Context;
@@ -222,9 +221,9 @@ async fn after_start(
     }
     match power::since_last_activity(settings).await {
         Ok(Some(downtime)) => {
-            let length = downtime.length(Utc::now());
+            let length = downtime.length();
             ctx.printer.info(&format!(
-                "downtime: {} (since {}, from the {})",
+                "downtime: {} (since {}, from {})",
                 human_age(length),
                 downtime.since.format("%Y-%m-%d %H:%M UTC"),
                 downtime.source

@@ -9,7 +9,7 @@ use super::Context;
 use crate::cli::{GateArg, RestartWavesArgs};
 use crate::error::{refused, usage};
 use crate::power::Io;
-use crate::waves::{self, Db, Decision, GateMode, Request, RunOptions};
+use crate::waves::{self, Db, Decision, GateMode, RunOptions, WavesRequest};
 
 pub async fn run(ctx: &Context, args: RestartWavesArgs) -> anyhow::Result<()> {
     if args.detached_child {
@@ -54,7 +54,7 @@ pub async fn run(ctx: &Context, args: RestartWavesArgs) -> anyhow::Result<()> {
         );
     }
     let db = Db::connect(&settings).await?;
-    let request = Request {
+    let request = WavesRequest {
         downtime: args.downtime,
         gate,
     };

@@ -13,7 +13,7 @@ use crate::error::precondition;
 use crate::nomad::NomadClient;
 use crate::operation;
 use crate::settings::Settings;
-use crate::upgrade::{self, progress, Prepared, Request, Runner, State};
+use crate::upgrade::{self, progress, PreparedUpgrade, State, UpgradeRequest, UpgradeRunner};
 
 pub async fn run(ctx: &Context, args: UpgradeArgs) -> anyhow::Result<()> {
     let settings = ctx.reach(&args.env).await?;
@@ -40,7 +40,7 @@ pub async fn run(ctx: &Context, args: UpgradeArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let timeout = args.timeout.unwrap_or(settings.nomad.deploy_timeout);
     let nomad = NomadClient::new(&settings.nomad, timeout + Duration::from_secs(30))?;
-    let request = Request {
+    let request = UpgradeRequest {
         settings: &settings,
         nomad: &nomad,
         tag: &tag,
@@ -53,7 +53,7 @@ pub async fn run(ctx: &Context, args: UpgradeArgs) -> anyhow::Result<()> {
         ctx.printer.info("dry run: nothing was changed");
         return Ok(());
     }
-    let runner = Runner {
+    let runner = UpgradeRunner {
         printer: &ctx.printer,
         settings: &settings,
         nomad: &nomad,
@@ -78,7 +78,7 @@ pub async fn run(ctx: &Context, args: UpgradeArgs) -> anyhow::Result<()> {
     .await
 }
 
-fn question(settings: &Settings, prepared: &Prepared) -> String {
+fn question(settings: &Settings, prepared: &PreparedUpgrade) -> String {
     let p = &prepared.progress;
     if prepared.resuming {
         return format!(

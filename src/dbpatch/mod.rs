@@ -16,7 +16,7 @@ use serde::Serialize;
 
 pub use apply::{apply, connect, env_facts, verify};
 pub use ledger::{Entry, Record};
-pub use rehearse::{rehearse, EnvFacts, Rehearsal, Request as RehearsalRequest, ScratchPlace};
+pub use rehearse::{rehearse, EnvFacts, Rehearsal, RehearsalRequest, ScratchPlace};
 pub use run::{run, Applied, StatementFailed};
 pub use split::{split, Kind, SplitError, Statement};
 

@@ -57,7 +57,7 @@ pub struct Rehearsal {
 }
 
 /// What to rehearse, where, and how it will run on the environment.
-pub struct Request<'a> {
+pub struct RehearsalRequest<'a> {
     /// The environment's database (dumped, never written).
     pub env: &'a Target,
     pub facts: &'a EnvFacts,
@@ -82,7 +82,10 @@ struct Scratch {
     place: String,
 }
 
-pub async fn rehearse(request: &Request<'_>, printer: &Printer) -> anyhow::Result<Rehearsal> {
+pub async fn rehearse(
+    request: &RehearsalRequest<'_>,
+    printer: &Printer,
+) -> anyhow::Result<Rehearsal> {
     let started = Instant::now();
     let scratch = provision(request.env, request.facts, request.place, printer).await?;
     let (where_, database) = (scratch.place.clone(), scratch.database.clone());
@@ -211,11 +214,11 @@ fn local_target(cluster: &ScratchCluster, dbname: &str, schema: &str) -> anyhow:
 }
 
 async fn rehearse_in(
-    request: &Request<'_>,
+    request: &RehearsalRequest<'_>,
     scratch: &Scratch,
     printer: &Printer,
 ) -> anyhow::Result<(Option<String>, bool)> {
-    let Request {
+    let RehearsalRequest {
         env,
         facts,
         patch,

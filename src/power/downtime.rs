@@ -6,16 +6,42 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::journal::{Event, Journal, Outcome};
 use crate::settings::Settings;
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// How long the system was down: the one type `start` reports and journals and a wave
+/// restart keeps in its state.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Downtime {
     pub since: DateTime<Utc>,
-    /// `journal` (the last stop) or `database` (the newest job status change).
-    pub source: &'static str,
+    /// In words: where `since` comes from.
+    pub source: String,
+    /// Its length when it was measured (by `start`, or as a wave restart began).
+    pub seconds: i64,
+    /// When the event that set `since` was journaled (a restore of an old archive sets
+    /// `since` far back, but a restart begun after the restore already covered it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noted_at: Option<DateTime<Utc>>,
 }
 
 impl Downtime {
-    pub fn length(&self, now: DateTime<Utc>) -> TimeDelta {
-        now - self.since
+    pub fn new(since: DateTime<Utc>, source: impl Into<String>, now: DateTime<Utc>) -> Self {
+        Downtime {
+            since,
+            source: source.into(),
+            seconds: (now - since).num_seconds().max(0),
+            noted_at: None,
+        }
+    }
+
+    /// Whether a restart begun at `begun_at` came after this downtime was known.
+    pub fn covered_by_restart_begun(&self, begun_at: DateTime<Utc>) -> bool {
+        begun_at >= self.noted_at.unwrap_or(self.since)
+    }
+
+    pub fn length(&self) -> TimeDelta {
+        TimeDelta::seconds(self.seconds)
+    }
+
+    pub fn days(&self) -> f64 {
+        self.seconds as f64 / 86_400.0
     }
 }
 
@@ -37,11 +63,13 @@ pub fn last_stop(journal: &Journal) -> anyhow::Result<Option<DateTime<Utc>>> {
 /// From the journal's last stop; else from the newest job status change.
 pub async fn since_last_activity(settings: &Settings) -> anyhow::Result<Option<Downtime>> {
     let journal = Journal::for_state_dir(&settings.state_dir);
+    let now = Utc::now();
     if let Some(since) = last_stop(&journal)? {
-        return Ok(Some(Downtime {
+        return Ok(Some(Downtime::new(
             since,
-            source: "journal",
-        }));
+            "the last stop in the journal",
+            now,
+        )));
     }
     let client =
         crate::database::connect(&settings.database, std::time::Duration::from_secs(10)).await?;
@@ -56,10 +84,8 @@ pub async fn since_last_activity(settings: &Settings) -> anyhow::Result<Option<D
         .with_context(|| format!("reading the newest job status change of {table}"))?;
     // `timestamp` (UTC) in production, `timestamptz` accepted too.
     let newest = crate::database::decode::timestamp(&row, 0, &format!("{table}.time"))?;
-    Ok(newest.map(|since| Downtime {
-        since,
-        source: "database",
-    }))
+    Ok(newest
+        .map(|since| Downtime::new(since, "the newest job status change in the database", now)))
 }
 
 /// The reference's rule: up to a day, nothing more; longer, the wave restart.

@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::plan::describe;
-use super::preflight::Prepared;
-use super::progress::{self, Progress, State, Step};
+use super::preflight::PreparedUpgrade;
+use super::progress::{self, State, Step, UpgradeRecord};
 use crate::borg::Borg;
 use crate::dbpatch::{self, rehearse, Patch, Record, RehearsalRequest, ScratchPlace};
 use crate::error::CsiError;
@@ -17,7 +17,7 @@ use crate::output::Printer;
 use crate::settings::Settings;
 
 /// What the steps run with.
-pub struct Runner<'a> {
+pub struct UpgradeRunner<'a> {
     pub printer: &'a Printer,
     pub settings: &'a Settings,
     pub nomad: &'a NomadClient,
@@ -29,11 +29,11 @@ pub struct Runner<'a> {
 
 /// Runs every step not done; returns the journal's closing message.
 pub async fn execute(
-    runner: &Runner<'_>,
-    prepared: Prepared,
+    runner: &UpgradeRunner<'_>,
+    prepared: PreparedUpgrade,
     op: &Operation,
 ) -> anyhow::Result<String> {
-    let Prepared {
+    let PreparedUpgrade {
         mut progress,
         resuming,
         patches,
@@ -95,7 +95,7 @@ pub async fn execute(
 }
 
 struct Steps<'a> {
-    runner: &'a Runner<'a>,
+    runner: &'a UpgradeRunner<'a>,
     patches: Vec<Patch>,
     records: Vec<Record>,
     target: crate::database::Target,
@@ -104,7 +104,7 @@ struct Steps<'a> {
 }
 
 impl Steps<'_> {
-    async fn run(&self, progress: &mut Progress) -> anyhow::Result<()> {
+    async fn run(&self, progress: &mut UpgradeRecord) -> anyhow::Result<()> {
         let state_dir = &self.runner.settings.state_dir;
         while let Some(step) = progress.next() {
             self.runner
@@ -126,7 +126,7 @@ impl Steps<'_> {
     }
 
     /// The migrations not applied yet, in order, on one scratch copy of the schema.
-    async fn rehearse_pending(&self, progress: &Progress) -> anyhow::Result<Value> {
+    async fn rehearse_pending(&self, progress: &UpgradeRecord) -> anyhow::Result<Value> {
         let place = match &self.runner.settings.scratch_database {
             Some(url) => ScratchPlace::Url(url.clone()),
             None => ScratchPlace::Local,
@@ -163,7 +163,7 @@ impl Steps<'_> {
         Ok(json!(rehearsal))
     }
 
-    async fn safety_backup(&self, progress: &Progress) -> anyhow::Result<Value> {
+    async fn safety_backup(&self, progress: &UpgradeRecord) -> anyhow::Result<Value> {
         let borg = Borg::new(&self.runner.settings.borg)?;
         let backup = crate::remote::make_backup(
             self.runner.settings,
@@ -181,7 +181,7 @@ impl Steps<'_> {
     }
 
     /// One migration and its ledger row in one transaction, then the ledger read back.
-    async fn migrate(&self, progress: &Progress, i: usize) -> anyhow::Result<Value> {
+    async fn migrate(&self, progress: &UpgradeRecord, i: usize) -> anyhow::Result<Value> {
         let (patch, record) = (&self.patches[i], &self.records[i]);
         let applied = dbpatch::apply(
             self.runner.printer,
@@ -202,7 +202,7 @@ impl Steps<'_> {
     }
 }
 
-fn record(progress: &Progress, patch: &Patch, index: usize) -> Record {
+fn record(progress: &UpgradeRecord, patch: &Patch, index: usize) -> Record {
     let migration = &progress.migrations[index];
     Record {
         file_name: migration.file_name.clone(),
@@ -218,7 +218,7 @@ fn record(progress: &Progress, patch: &Patch, index: usize) -> Record {
 }
 
 /// What a failure of migration `index` leaves: the earlier ones stay applied.
-fn migration_state(progress: &Progress, index: usize) -> String {
+fn migration_state(progress: &UpgradeRecord, index: usize) -> String {
     let applied = progress.applied_migrations();
     let file = &progress.migrations[index].file_name;
     if applied.is_empty() {
@@ -235,7 +235,7 @@ fn migration_state(progress: &Progress, index: usize) -> String {
 /// A rollout that stopped without rolling back (Nomad refusing or unreachable, an
 /// interruption): what the database and the services are left in. A rollback's error
 /// already says it all.
-fn rollout_stopped(error: anyhow::Error, progress: &Progress) -> anyhow::Error {
+fn rollout_stopped(error: anyhow::Error, progress: &UpgradeRecord) -> anyhow::Error {
     if progress.state == State::RolledBack {
         return error;
     }

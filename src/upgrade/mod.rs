@@ -11,10 +11,10 @@ pub mod progress;
 mod rollback;
 mod rollout;
 
-pub use execute::{execute, Runner};
+pub use execute::{execute, UpgradeRunner};
 pub use plan::show;
-pub use preflight::{prepare, Prepared, Request};
-pub use progress::{Migration, Progress, State, Step};
+pub use preflight::{prepare, PreparedUpgrade, UpgradeRequest};
+pub use progress::{Migration, State, Step, UpgradeRecord};
 
 /// Prefix of the archive made before an upgrade (never the nightly prefix).
 pub const SAFETY_PREFIX: &str = crate::borg::UPGRADE_SAFETY_PREFIX;

@@ -3,12 +3,12 @@
 
 use serde_json::json;
 
-use super::preflight::Prepared;
-use super::progress::{Progress, Step};
+use super::preflight::PreparedUpgrade;
+use super::progress::{Step, UpgradeRecord};
 use crate::output::Printer;
 use crate::settings::Settings;
 
-pub fn show(printer: &Printer, settings: &Settings, prepared: &Prepared) {
+pub fn show(printer: &Printer, settings: &Settings, prepared: &PreparedUpgrade) {
     let p = &prepared.progress;
     if printer.is_json() {
         printer.json(&json!({
@@ -68,7 +68,7 @@ pub fn show(printer: &Printer, settings: &Settings, prepared: &Prepared) {
     }
 }
 
-fn drift_summary(prepared: &Prepared) -> String {
+fn drift_summary(prepared: &PreparedUpgrade) -> String {
     if prepared.drift.is_empty() {
         return "drift not checked (rollout under way)".into();
     }
@@ -79,7 +79,7 @@ fn drift_summary(prepared: &Prepared) -> String {
     }
 }
 
-pub fn describe(p: &Progress, step: Step) -> String {
+pub fn describe(p: &UpgradeRecord, step: Step) -> String {
     match step {
         Step::Rehearsal => format!(
             "rehearsal of {} on a scratch copy of the schema, in order",

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{Local, Utc};
 
-use super::progress::{self, Migration, Progress, State, Step};
+use super::progress::{self, Migration, State, Step, UpgradeRecord};
 use super::SAFETY_PREFIX;
 use crate::database::Target;
 use crate::dbpatch::{self, ledger, EnvFacts, Patch};
@@ -18,7 +18,7 @@ use crate::rollout::{self, DriftRow};
 use crate::settings::Settings;
 
 /// What the operator asked for.
-pub struct Request<'a> {
+pub struct UpgradeRequest<'a> {
     pub settings: &'a Settings,
     pub nomad: &'a NomadClient,
     pub tag: &'a str,
@@ -27,8 +27,8 @@ pub struct Request<'a> {
 }
 
 /// An upgrade ready to show and run.
-pub struct Prepared {
-    pub progress: Progress,
+pub struct PreparedUpgrade {
+    pub progress: UpgradeRecord,
     /// The run continues an unfinished upgrade.
     pub resuming: bool,
     /// The migration files, in the progress's order.
@@ -42,8 +42,11 @@ pub struct Prepared {
     pub recovered: Vec<String>,
 }
 
-pub async fn prepare(request: Request<'_>, printer: &Printer) -> anyhow::Result<Prepared> {
-    let Request {
+pub async fn prepare(
+    request: UpgradeRequest<'_>,
+    printer: &Printer,
+) -> anyhow::Result<PreparedUpgrade> {
+    let UpgradeRequest {
         settings,
         nomad,
         tag,
@@ -85,7 +88,7 @@ pub async fn prepare(request: Request<'_>, printer: &Printer) -> anyhow::Result<
     } else {
         check_drift(settings, nomad, allow_drift, printer).await?
     };
-    Ok(Prepared {
+    Ok(PreparedUpgrade {
         progress,
         resuming,
         patches,
@@ -121,7 +124,11 @@ fn check_lock(settings: &Settings) -> Result<(), CsiError> {
     }
 }
 
-fn begin(settings: &Settings, tag: &str, migrations: Vec<Migration>) -> anyhow::Result<Progress> {
+fn begin(
+    settings: &Settings,
+    tag: &str,
+    migrations: Vec<Migration>,
+) -> anyhow::Result<UpgradeRecord> {
     let mut previous_tags = BTreeMap::new();
     for service in &settings.services {
         // The file's image is what a rollback brings back; a file without one is refused
@@ -129,7 +136,7 @@ fn begin(settings: &Settings, tag: &str, migrations: Vec<Migration>) -> anyhow::
         let file = rollout::patch_service_file(service, tag)?;
         previous_tags.insert(service.name.clone(), file.old_tag);
     }
-    Ok(Progress {
+    Ok(UpgradeRecord {
         id: format!(
             "{}-{}",
             Utc::now().format("%Y%m%dT%H%M%SZ"),
@@ -149,7 +156,7 @@ fn begin(settings: &Settings, tag: &str, migrations: Vec<Migration>) -> anyhow::
     })
 }
 
-fn another_upgrade_unfinished(settings: &Settings, p: &Progress) -> CsiError {
+fn another_upgrade_unfinished(settings: &Settings, p: &UpgradeRecord) -> CsiError {
     let next = p
         .next()
         .map(|s| p.key(s))
@@ -172,7 +179,7 @@ fn another_upgrade_unfinished(settings: &Settings, p: &Progress) -> CsiError {
 /// written in the migration's own transaction, so it is the truth.
 async fn check_ledger(
     client: &tokio_postgres::Client,
-    progress: &mut Progress,
+    progress: &mut UpgradeRecord,
     resuming: bool,
 ) -> anyhow::Result<Vec<String>> {
     let mut recovered = Vec::new();

@@ -49,7 +49,7 @@ pub enum Step {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Progress {
+pub struct UpgradeRecord {
     pub id: String,
     pub begun_at: DateTime<Utc>,
     pub tag: String,
@@ -67,7 +67,7 @@ pub struct Progress {
     pub state: State,
 }
 
-impl Progress {
+impl UpgradeRecord {
     pub fn steps(&self) -> Vec<Step> {
         let mut steps = Vec::new();
         if !self.migrations.is_empty() {
@@ -133,7 +133,7 @@ impl Progress {
 }
 
 /// The upgrade recorded under `state_dir`, if any.
-pub fn load(state_dir: &Path) -> Result<Option<Progress>, CsiError> {
+pub fn load(state_dir: &Path) -> Result<Option<UpgradeRecord>, CsiError> {
     let path = state_dir.join(FILE);
     let text = match fs_err::read_to_string(&path) {
         Ok(text) => text,
@@ -152,7 +152,7 @@ pub fn load(state_dir: &Path) -> Result<Option<Progress>, CsiError> {
 }
 
 /// Writes the progress atomically (a temporary file renamed over the old one).
-pub fn save(state_dir: &Path, progress: &Progress) -> Result<(), CsiError> {
+pub fn save(state_dir: &Path, progress: &UpgradeRecord) -> Result<(), CsiError> {
     let path = state_dir.join(FILE);
     let text = serde_json::to_string_pretty(progress).expect("progress encodes");
     fs_err::create_dir_all(state_dir)
@@ -165,8 +165,8 @@ pub fn save(state_dir: &Path, progress: &Progress) -> Result<(), CsiError> {
 mod tests {
     use super::*;
 
-    fn progress(migrations: usize) -> Progress {
-        Progress {
+    fn progress(migrations: usize) -> UpgradeRecord {
+        UpgradeRecord {
             id: "u1".into(),
             begun_at: Utc::now(),
             tag: "git-0123abcd".into(),

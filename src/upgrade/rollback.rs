@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
-use super::execute::Runner;
-use super::progress::Progress;
+use super::execute::UpgradeRunner;
+use super::progress::UpgradeRecord;
 use crate::nomad::{deployment, NomadClient, NomadError};
 use crate::rollout::{self, RolloutDisplay};
 use crate::settings::Service;
@@ -22,7 +22,10 @@ pub struct RolledBack {
     pub error: Option<String>,
 }
 
-pub async fn roll_back_all(runner: &Runner<'_>, progress: &Progress) -> Vec<RolledBack> {
+pub async fn roll_back_all(
+    runner: &UpgradeRunner<'_>,
+    progress: &UpgradeRecord,
+) -> Vec<RolledBack> {
     let services: Vec<(Service, String)> = runner
         .settings
         .services

@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
-use super::execute::Runner;
-use super::progress::{self, Progress, State};
+use super::execute::UpgradeRunner;
+use super::progress::{self, State, UpgradeRecord};
 use super::rollback::{self, RolledBack};
 use crate::error::{verification, CsiError, Kind};
 use crate::journal::Operation;
@@ -14,8 +14,8 @@ use crate::nomad::NomadError;
 use crate::rollout::{self, PatchedFile, RolloutOptions, ServiceResult};
 
 pub async fn run(
-    runner: &Runner<'_>,
-    progress: &mut Progress,
+    runner: &UpgradeRunner<'_>,
+    progress: &mut UpgradeRecord,
     op: &Operation,
 ) -> anyhow::Result<Value> {
     let settings = runner.settings;
@@ -97,7 +97,7 @@ fn failures(results: &[(PatchedFile, Result<Outcome, NomadError>)]) -> Vec<Strin
 }
 
 /// Every service runs the new tag in Nomad, and its file says so.
-async fn verify(runner: &Runner<'_>, progress: &Progress) -> anyhow::Result<()> {
+async fn verify(runner: &UpgradeRunner<'_>, progress: &UpgradeRecord) -> anyhow::Result<()> {
     let mut wrong = Vec::new();
     for service in &runner.settings.services {
         let row = rollout::drift_row(runner.nomad, service).await?;
@@ -127,8 +127,8 @@ async fn verify(runner: &Runner<'_>, progress: &Progress) -> anyhow::Result<()> 
 /// Exit 6 when every service is back; 1 when one could not be brought back. Either
 /// way, the operator learns what the database holds and how to undo it.
 fn rolled_back_error(
-    runner: &Runner<'_>,
-    progress: &Progress,
+    runner: &UpgradeRunner<'_>,
+    progress: &UpgradeRecord,
     failures: &[String],
     back: &[RolledBack],
 ) -> CsiError {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::live::{self, LiveState, Runner};
+use super::live::{self, LiveState, WavesRunner};
 use super::record::{self, Next, Restart};
 use crate::journal::{Journal, Outcome};
 use crate::lock;
@@ -21,9 +21,9 @@ pub struct Status {
     pub state: &'static str,
     pub restart: Option<Restart>,
     /// The process running it now.
-    pub runner: Option<Runner>,
+    pub runner: Option<WavesRunner>,
     /// The last process that ran it, when none runs now.
-    pub last_runner: Option<Runner>,
+    pub last_runner: Option<WavesRunner>,
     /// The running (or last) process's latest gate values.
     pub live: Option<LiveState>,
     /// 1-based wave being run or waited for, and since when.
@@ -136,7 +136,11 @@ pub async fn abort(settings: &Settings, io: &Io<'_>, poll: Duration) -> anyhow::
 
 /// Skips the gate a running restart waits for (journaled; the run moves on at its
 /// next check).
-pub fn skip_running_gate(settings: &Settings, io: &Io<'_>, runner: &Runner) -> anyhow::Result<()> {
+pub fn skip_running_gate(
+    settings: &Settings,
+    io: &Io<'_>,
+    runner: &WavesRunner,
+) -> anyhow::Result<()> {
     let journal = Journal::for_state_dir(&settings.state_dir);
     let restart = record::latest(&journal)?.filter(Restart::is_active);
     let Some((restart, wave)) = restart.and_then(|r| match r.next() {

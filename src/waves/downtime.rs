@@ -5,52 +5,15 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::usage;
 use crate::journal::{Entry, Event, Journal, Outcome};
+pub use crate::power::Downtime;
 use crate::settings::Settings;
 
 /// The restore-db step that names the archive and when it was dumped.
 pub const RESTORE_ARCHIVE_STEP: &str = "archive_resolved";
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Downtime {
-    pub since: DateTime<Utc>,
-    /// In words: where `since` comes from.
-    pub source: String,
-    /// Its length when the restart began.
-    pub seconds: i64,
-    /// When the event that set `since` was journaled (a restore of an old archive sets
-    /// `since` far back, but a restart begun after the restore already covered it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub noted_at: Option<DateTime<Utc>>,
-}
-
-impl Downtime {
-    pub fn new(since: DateTime<Utc>, source: impl Into<String>, now: DateTime<Utc>) -> Self {
-        Downtime {
-            since,
-            source: source.into(),
-            seconds: (now - since).num_seconds().max(0),
-            noted_at: None,
-        }
-    }
-
-    /// Whether a restart begun at `begun_at` came after this downtime was known.
-    pub fn covered_by_restart_begun(&self, begun_at: DateTime<Utc>) -> bool {
-        begun_at >= self.noted_at.unwrap_or(self.since)
-    }
-
-    pub fn length(&self) -> TimeDelta {
-        TimeDelta::seconds(self.seconds)
-    }
-
-    pub fn days(&self) -> f64 {
-        self.seconds as f64 / 86_400.0
-    }
-}
 
 pub async fn determine(
     settings: &Settings,

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::display::GateDisplay;
 use super::gate::{Gate, Reading};
-use super::live::{self, LiveState, Runner};
+use super::live::{self, LiveState, WavesRunner};
 use super::plan::{Db, Decision};
 use super::record::{self, GateMode, Next, Restart};
 use crate::error::{self, refused, CsiError, Kind};
@@ -41,7 +41,7 @@ pub async fn execute(
 ) -> anyhow::Result<Restart> {
     let _runner = live::acquire(
         &settings.state_dir,
-        &Runner::this_process(options.log.clone()),
+        &WavesRunner::this_process(options.log.clone()),
     )?;
     let journal = Journal::for_state_dir(&settings.state_dir);
     let (plan, resume) = match decision {

@@ -18,7 +18,7 @@ const STATE_FILE: &str = "restart-waves.json";
 pub const LOG_FILE: &str = "restart-waves.log";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Runner {
+pub struct WavesRunner {
     pub pid: u32,
     pub host: String,
     pub user: String,
@@ -27,10 +27,10 @@ pub struct Runner {
     pub log: Option<PathBuf>,
 }
 
-impl Runner {
+impl WavesRunner {
     pub fn this_process(log: Option<PathBuf>) -> Self {
         let info = crate::lock::LockInfo::for_this_process("csi env restart-waves");
-        Runner {
+        WavesRunner {
             pid: info.pid,
             host: info.host,
             user: info.user,
@@ -59,7 +59,7 @@ pub struct RunnerLock {
     _file: Flock<std::fs::File>,
 }
 
-pub fn acquire(state_dir: &Path, runner: &Runner) -> Result<RunnerLock, CsiError> {
+pub fn acquire(state_dir: &Path, runner: &WavesRunner) -> Result<RunnerLock, CsiError> {
     let path = state_dir.join(LOCK_FILE);
     let Some(mut file) = try_flock(&path)? else {
         let holder = read_runner(&path)
@@ -80,14 +80,14 @@ pub fn acquire(state_dir: &Path, runner: &Runner) -> Result<RunnerLock, CsiError
 }
 
 /// The process running a restart right now, if any.
-pub fn running(state_dir: &Path) -> Result<Option<Runner>, CsiError> {
+pub fn running(state_dir: &Path) -> Result<Option<WavesRunner>, CsiError> {
     let path = state_dir.join(LOCK_FILE);
     if !path.exists() {
         return Ok(None);
     }
     match try_flock(&path)? {
         Some(_free) => Ok(None),
-        None => Ok(Some(read_runner(&path).unwrap_or(Runner {
+        None => Ok(Some(read_runner(&path).unwrap_or(WavesRunner {
             pid: 0,
             host: "?".into(),
             user: "?".into(),
@@ -98,7 +98,7 @@ pub fn running(state_dir: &Path) -> Result<Option<Runner>, CsiError> {
 }
 
 /// The last process that ran a restart (alive or not).
-pub fn last_runner(state_dir: &Path) -> Option<Runner> {
+pub fn last_runner(state_dir: &Path) -> Option<WavesRunner> {
     read_runner(&state_dir.join(LOCK_FILE))
 }
 
@@ -123,7 +123,7 @@ fn try_flock(path: &Path) -> Result<Option<Flock<std::fs::File>>, CsiError> {
     }
 }
 
-fn read_runner(path: &Path) -> Option<Runner> {
+fn read_runner(path: &Path) -> Option<WavesRunner> {
     let text = fs_err::read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()
 }
@@ -163,7 +163,7 @@ mod tests {
     #[test]
     fn a_second_runner_is_refused_while_the_first_holds_the_lock() {
         let dir = tempfile::tempdir().unwrap();
-        let me = Runner::this_process(None);
+        let me = WavesRunner::this_process(None);
         let held = acquire(dir.path(), &me).unwrap();
         assert!(acquire(dir.path(), &me).is_err());
         assert_eq!(running(dir.path()).unwrap().unwrap().pid, me.pid);

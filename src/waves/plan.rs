@@ -31,7 +31,7 @@ impl Db {
 }
 
 #[derive(Debug, Clone)]
-pub struct Request {
+pub struct WavesRequest {
     pub downtime: Option<std::time::Duration>,
     pub gate: GateMode,
 }
@@ -64,7 +64,7 @@ impl Decision {
 }
 
 #[derive(Debug)]
-pub struct Prepared {
+pub struct PreparedWaves {
     pub decision: Decision,
     pub current: Snapshot,
     /// For a resume whose preflight is not done: what it still has to write.
@@ -76,9 +76,9 @@ pub struct Prepared {
 pub async fn prepare(
     settings: &Settings,
     db: &Db,
-    request: &Request,
+    request: &WavesRequest,
     now: DateTime<Utc>,
-) -> anyhow::Result<Prepared> {
+) -> anyhow::Result<PreparedWaves> {
     let current = params::read(&db.client, &db.catalog).await?;
     let journal = Journal::for_state_dir(&settings.state_dir);
     let latest = record::latest(&journal)?;
@@ -97,7 +97,7 @@ pub async fn prepare(
         } else {
             Vec::new()
         };
-        return Ok(Prepared {
+        return Ok(PreparedWaves {
             decision: Decision::Resume(restart),
             current,
             preflight,
@@ -118,7 +118,7 @@ pub async fn prepare(
                 downtime.since.format("%Y-%m-%d %H:%M UTC"),
                 done.finished.unwrap_or(done.begun_at).format("%Y-%m-%d %H:%M UTC"),
             );
-            return Ok(Prepared {
+            return Ok(PreparedWaves {
                 decision: Decision::Nothing(message),
                 current,
                 preflight: Vec::new(),
@@ -152,7 +152,7 @@ pub async fn prepare(
         preflight: preflight.clone(),
         gate: request.gate,
     };
-    Ok(Prepared {
+    Ok(PreparedWaves {
         decision: Decision::New(plan),
         current,
         preflight,

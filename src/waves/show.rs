@@ -4,7 +4,7 @@ use chrono::Utc;
 
 use super::control::Status;
 use super::gate::line;
-use super::plan::{Decision, Prepared};
+use super::plan::{Decision, PreparedWaves};
 use super::preflight::Proposal;
 use super::record::{GateMode, Restart};
 use crate::output::Printer;
@@ -15,7 +15,7 @@ use crate::settings::Settings;
 pub fn plan(
     printer: &Printer,
     settings: &Settings,
-    prepared: &Prepared,
+    prepared: &PreparedWaves,
     gate: GateMode,
     poll: std::time::Duration,
 ) {

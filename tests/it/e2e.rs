@@ -776,7 +776,7 @@ fn the_demo_rehearses_the_whole_runbook_on_the_sandbox() {
         downtime["seconds"].as_i64().unwrap() > 3 * 86_400 - 600,
         "{downtime}"
     );
-    assert_eq!(downtime["source"], "journal");
+    assert_eq!(downtime["source"], "the last stop in the journal");
     for (job, _) in SERVICES {
         assert_eq!(
             demo.running_allocations(job),

@@ -530,7 +530,11 @@ fn after_a_long_downtime_start_advises_and_offers_the_wave_restart() {
     );
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(run.stdout.contains("downtime: 3d"), "{}", run.stdout);
-    assert!(run.stdout.contains("from the journal"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("from the last stop in the journal"),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout.contains("csi env restart-waves sandbox"),
         "{}",
