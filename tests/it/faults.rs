@@ -43,7 +43,7 @@ pub const SCENARIOS: &[&str] = &[
     "concurrent_nomad_change_is_never_overwritten",
     // the conflict comes back through a client agent or a non-leader server (`rpc error: ...`): Nomad's conflict texts recognised anywhere in the answer; exit 4, the other change kept
     "a_conflict_behind_an_rpc_error_prefix_exits_4",
-    // tasks run until their kill_timeout after Nomad answered the stop: the stop waits until every stopped allocation is terminal, bounded by nomad.stop_timeout; past it a clear error and the services brought back
+    // tasks run until their kill_timeout after Nomad answered the stop: a whole restore-db (0.11.1 and 2.0.5) begins only once every stopped allocation is terminal, bounded by nomad.stop_timeout; past it a clear error, nothing restored, the services brought back
     "stopping_for_a_restore_waits_for_a_slow_stop",
     // the new image does not start: revert to the newest stable version, watched; the file restored byte for byte; exit 6
     "failed_deployment_is_reverted_in_nomad_and_in_the_file",

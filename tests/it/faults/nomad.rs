@@ -296,88 +296,68 @@ fn a_conflict_behind_an_rpc_error_prefix_exits_4() {
 
 /// Fault: the services' tasks ignore the interrupt and run until their kill_timeout
 /// after Nomad answered the stop (and already reads the jobs `dead`).
-/// Guard: stopping for a restore waits until every stopped allocation is terminal,
-/// within a bound; past it, a clear error and the services to bring back.
-/// Proof: the stop returns only after the kill_timeout, with no allocation running; with
-/// a bound shorter than the kill_timeout it fails naming the service, and bringing the
-/// services back runs them again.
+/// Guard: restore-db waits until every stopped allocation is terminal before it begins,
+/// within `nomad.stop_timeout`; past it, a clear error, nothing restored, the services
+/// brought back.
+/// Proof: a whole `csi env restore-db` against the double with `--slow-stop`, as Nomad
+/// 0.11.1 and 2.0.5: its journal records the stop done, and the safety backup begun,
+/// after the last task died (the double's clock), at least the 5 s kill_timeout after
+/// the stop began; with a 1 s bound it exits 1 naming the wait, the database is as it
+/// was and the six services run again.
 #[test]
 fn stopping_for_a_restore_waits_for_a_slow_stop() {
-    use csi_ops::nomad::services::{restart, stop_running};
-    let bed = bed(&["--slow-stop", "--deploy-seconds", "1"]);
-    // job-configuration's tasks get 45 s in production; 2 s here (the others: 5 s).
-    bed.edit_job_file("job_configuration.nomad", |t| {
-        t.replacen("kill_timeout = \"45s\"", "kill_timeout = \"2s\"", 1)
-    });
-    deploy_all(&bed);
-    let services: Vec<csi_ops::settings::Service> = crate::support::nomad::SERVICES
-        .iter()
-        .map(|job| csi_ops::settings::Service {
-            name: (*job).to_owned(),
-            job_file: bed.jobs.join(format!("{}.nomad", job.replace('-', "_"))),
-            job_id: (*job).to_owned(),
-        })
-        .collect();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let client = client(&bed.nomad.address, None);
-    let started = std::time::Instant::now();
-    let stopped = rt
-        .block_on(stop_running(
-            &client,
-            &services,
-            std::time::Duration::from_secs(30),
-        ))
-        .unwrap_or_else(|p| panic!("{:#}", p.error));
-    let took = started.elapsed();
-    assert_eq!(stopped.len(), 6);
-    assert!(
-        took >= std::time::Duration::from_millis(1900),
-        "returned after {took:?}"
-    );
-    let (_, allocs) = bed.nomad.http("GET", "/v1/allocations", "");
-    let allocs: Vec<serde_json::Value> = serde_json::from_str(&allocs).unwrap();
-    assert!(
-        allocs.iter().all(|a| a["ClientStatus"] != "running"),
-        "a task still runs: {allocs:#?}"
-    );
-    rt.block_on(restart(&client, &stopped)).unwrap();
-    wait_tasks_running(&bed.nomad, 6);
-
-    // A bound shorter than the kill_timeout: a clear error, and the services to bring back.
-    let partial = rt
-        .block_on(stop_running(
-            &client,
-            &services,
-            std::time::Duration::from_millis(500),
-        ))
-        .expect_err("the stop outlives the bound");
-    let message = format!("{:#}", partial.error);
-    assert!(
-        message.contains("still has 1 allocation(s) running 500ms after the stop"),
-        "{message}"
-    );
-    assert_eq!(partial.stopped.len(), 6);
-    rt.block_on(restart(&client, &partial.stopped)).unwrap();
-    wait_tasks_running(&bed.nomad, 6);
-}
-
-/// Waits (up to 30 s) until `count` allocations have running tasks.
-fn wait_tasks_running(nomad: &crate::support::nomad::NomadDouble, count: usize) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let (_, body) = nomad.http("GET", "/v1/allocations", "");
-        let allocs: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
-        let running = allocs
-            .iter()
-            .filter(|a| a["DesiredStatus"] == "run" && a["ClientStatus"] == "running")
-            .count();
-        if running == count {
-            return;
-        }
+    use crate::restore_bed::{self, ENV};
+    use crate::restore_services::{services_bed_with, step_time, task_deaths};
+    for version in crate::support::patch_bed::NOMAD_VERSIONS {
+        let (bed, nomad) = services_bed_with(&["--slow-stop", "--nomad-version", version], "");
+        let archived = bed.snapshot();
+        bed.nightly("2026-11-20T04:00:00");
+        bed.psql("DELETE FROM cosims.gfsc_jobs");
+        let run = bed.csi(&["env", "restore-db", ENV, "--archive", "latest", "--yes"]);
+        assert_eq!(run.code, 0, "{version}: {}", run.all_output());
+        assert_eq!(bed.snapshot(), archived, "{version}");
+        let deaths = task_deaths(&nomad);
+        assert_eq!(deaths.len(), 6, "{version}: one task per stopped service");
+        let last_death = deaths.iter().max().unwrap();
+        // The tasks without a kill_timeout get Nomad's 5 s: the stop really took that.
+        let asked = step_time(&bed, "archive_resolved");
         assert!(
-            std::time::Instant::now() < deadline,
-            "{running} of {count} running"
+            (*last_death - asked).num_milliseconds() >= 4_500,
+            "{version}: the tasks died {last_death}, the stop began after {asked}"
         );
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        let stopped = step_time(&bed, "services_stopped");
+        let safety = step_time(&bed, "safety_backup");
+        assert!(
+            stopped >= *last_death && safety >= *last_death,
+            "{version}: the restore went on at {stopped} while a task ran until {last_death}"
+        );
+        nomad.wait_all("running");
+
+        // A bound shorter than the kill_timeout.
+        let (bed, nomad) = services_bed_with(
+            &["--slow-stop", "--nomad-version", version],
+            "stop_timeout = \"1s\"",
+        );
+        bed.nightly("2026-11-20T04:00:00");
+        bed.psql("DELETE FROM cosims.gfsc_jobs");
+        let changed = bed.snapshot();
+        let run = bed.csi(&["env", "restore-db", ENV, "--archive", "latest", "--yes"]);
+        assert_eq!(run.code, 1, "{version}: {}", run.all_output());
+        assert!(
+            run.stderr.contains(
+                "stopping the services failed, the restore did not begin and nothing was changed"
+            ) && run.stderr.contains("running 1s after the stop"),
+            "{version}: {}",
+            run.stderr
+        );
+        assert_eq!(bed.snapshot(), changed, "{version}: nothing restored");
+        let steps = restore_bed::last_steps(&bed);
+        assert!(
+            steps.iter().any(|s| s == "services_stop_failed"),
+            "{steps:?}"
+        );
+        assert!(!steps.iter().any(|s| s == "safety_backup"), "{steps:?}");
+        assert!(steps.iter().any(|s| s == "services_restarted"), "{steps:?}");
+        nomad.wait_all("running");
     }
 }
