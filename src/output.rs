@@ -209,6 +209,39 @@ impl Printer {
     }
 }
 
+/// A length of time for people, to its two largest units: `3d 4h`, `5h 12m`, `1m 30s`,
+/// `42s`, `500ms`. The one format of every duration and age csi prints (configuration
+/// values are written back in humantime's, which their parser reads).
+pub fn human_duration(d: std::time::Duration) -> String {
+    const UNITS: [(u128, &str); 5] = [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1_000, "s"),
+        (1, "ms"),
+    ];
+    let millis = d.as_millis();
+    let Some(first) = UNITS.iter().position(|(size, _)| millis >= *size) else {
+        return "0s".to_owned();
+    };
+    let (size, name) = UNITS[first];
+    let mut text = format!("{}{name}", millis / size);
+    if let Some((next, next_name)) = UNITS.get(first + 1) {
+        let count = millis % size / next;
+        if count > 0 {
+            text.push_str(&format!(" {count}{next_name}"));
+        }
+    }
+    text
+}
+
+/// How long ago, for people, in whole seconds: [`human_duration`]'s format.
+pub fn human_age(age: chrono::TimeDelta) -> String {
+    human_duration(std::time::Duration::from_secs(
+        age.num_seconds().max(0) as u64
+    ))
+}
+
 /// A line from the signal handler, which runs where no `Printer` is at hand.
 pub fn signal_notice(message: &str) {
     let mut err = std::io::stderr().lock();
@@ -245,6 +278,29 @@ mod tests {
             "\u{1b}[32m\u{1b}[1mOK  \u{1b}[0m"
         );
         assert_eq!(p.for_stream(&p.ok_fail(true), p.color_err), "OK  ");
+    }
+
+    #[test]
+    fn durations_show_their_two_largest_units() {
+        let d = |secs: u64| human_duration(std::time::Duration::from_secs(secs));
+        assert_eq!(d(0), "0s");
+        assert_eq!(d(42), "42s");
+        assert_eq!(d(90), "1m 30s");
+        assert_eq!(d(3600), "1h");
+        assert_eq!(d(3600 + 5), "1h");
+        assert_eq!(d(5 * 3600 + 12 * 60 + 7), "5h 12m");
+        assert_eq!(d(26 * 3600), "1d 2h");
+        assert_eq!(d(3 * 86_400 + 60), "3d");
+        assert_eq!(
+            human_duration(std::time::Duration::from_millis(1500)),
+            "1s 500ms"
+        );
+        assert_eq!(
+            human_duration(std::time::Duration::from_millis(500)),
+            "500ms"
+        );
+        assert_eq!(human_age(chrono::TimeDelta::seconds(-5)), "0s");
+        assert_eq!(human_age(chrono::TimeDelta::milliseconds(42_900)), "42s");
     }
 
     #[test]

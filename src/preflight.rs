@@ -4,6 +4,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
+// Kept here for the callers that predate its move to the printer (restore-db).
+pub use crate::output::human_age;
 
 use chrono::Utc;
 use serde::Serialize;
@@ -292,16 +294,4 @@ pub async fn borg_readable(settings: &Settings) -> Check {
         })
     };
     Check::from_result("borg repository readable", result.await)
-}
-
-/// `3d 4h`, `5h 12m`, `42s`: how long ago, for people.
-pub fn human_age(age: chrono::TimeDelta) -> String {
-    let secs = age.num_seconds().max(0);
-    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("{secs}s"),
-        (0, 0, m) => format!("{m}m"),
-        (0, h, m) => format!("{h}h {m}m"),
-        (d, h, _) => format!("{d}d {h}h"),
-    }
 }

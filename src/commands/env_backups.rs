@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::Context;
 use crate::borg::{archive_kind, Borg};
-use crate::preflight::human_age;
+use crate::output::human_age;
 
 #[derive(Serialize)]
 struct Row {

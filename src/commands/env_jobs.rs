@@ -288,7 +288,7 @@ async fn walk(
                 .collect::<Vec<_>>()
                 .join(" -> "),
             to_write as u64 * path.len() as u64,
-            humantime::format_duration(pause)
+            crate::output::human_duration(pause)
         );
         ctx.prompter.confirm(&question, &env, settings.protected)?;
         op.step("planned", json!({ "plan": plan, "rules": rules.source }))?;
@@ -341,7 +341,7 @@ fn show_plan(
             .collect::<Vec<_>>()
             .join(" -> "),
         rules.source,
-        humantime::format_duration(pause)
+        crate::output::human_duration(pause)
     ));
     for s in plan {
         match &s.refused {

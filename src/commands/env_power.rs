@@ -10,8 +10,8 @@ use crate::cli::{PlanArgs, PlanFlags, PlanOperation, StartArgs, StopArgs};
 use crate::error::precondition;
 use crate::lock::{self, LockState};
 use crate::operation;
+use crate::output::human_age;
 use crate::power::{self, Io, PowerRequest, PowerResult};
-use crate::preflight::human_age;
 use crate::settings::Settings;
 use crate::terraform::Direction;
 

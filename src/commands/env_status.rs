@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::Context;
+use crate::output::human_age;
 use crate::output::Printer;
-use crate::preflight::human_age;
 use crate::status::{self, Overview, Section};
 
 pub async fn run(ctx: &Context, args: crate::cli::StatusArgs) -> anyhow::Result<()> {

@@ -201,7 +201,7 @@ pub async fn watch(
                 .unwrap_or_default();
             let reason = format!(
                 "timed out after {} with the deployment still {}{pending}",
-                humantime::format_duration(options.timeout),
+                crate::output::human_duration(options.timeout),
                 current.status
             );
             return fail(client, &current.id, reason).await;

@@ -109,7 +109,7 @@ async fn wait_terminal(
                      that ignores the interrupt runs until its kill_timeout; nomad.stop_timeout \
                      bounds the wait)",
                     service.name,
-                    humantime::format_duration(timeout)
+                    crate::output::human_duration(timeout)
                 );
             }
             index = answer.index.max(index + 1);

@@ -225,14 +225,14 @@ pub async fn backup_gate(
             io.printer.info(&format!(
                 "newest database backup: {} ({} old)",
                 archive.name,
-                preflight::human_age(age)
+                crate::output::human_age(age)
             ));
             let detail = json!({"archive": archive.name, "age_seconds": age.num_seconds()});
             let problem = (age > max_age).then(|| {
                 format!(
                     "the newest backup is {} old, older than {}",
-                    preflight::human_age(age),
-                    humantime::format_duration(settings.borg.max_backup_age)
+                    crate::output::human_age(age),
+                    crate::output::human_duration(settings.borg.max_backup_age)
                 )
             });
             (problem, detail)

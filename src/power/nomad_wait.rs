@@ -29,7 +29,7 @@ pub async fn wait_for_services(
             spinner.clear();
             return Err(verification(format!(
                 "after {}: still waiting for {waiting_for}",
-                humantime::format_duration(timeout)
+                crate::output::human_duration(timeout)
             ))
             .with_hint(format!(
                 "the infrastructure is up; see `csi env check {}` and the services in Nomad",

@@ -102,7 +102,10 @@ async fn bounded<T>(
     match tokio::time::timeout(timeout, source).await {
         Ok(result) => section(result),
         Err(_) => Section::Unavailable {
-            reason: format!("no answer within {}", humantime::format_duration(timeout)),
+            reason: format!(
+                "no answer within {}",
+                crate::output::human_duration(timeout)
+            ),
         },
     }
 }

@@ -370,7 +370,7 @@ impl Driver<'_> {
         let title = format!(
             "{label}: waiting until {} caught up with NRT production (checked every {})",
             types.join(", "),
-            humantime::format_duration(self.options.poll)
+            crate::output::human_duration(self.options.poll)
         );
         let mut display = GateDisplay::new(self.io.printer, title, &types);
         loop {

@@ -216,7 +216,7 @@ pub fn describe(reading: &Reading) -> String {
     if let Some(lag) = reading.lag_seconds {
         parts.push(format!(
             "lag {}",
-            crate::preflight::human_age(chrono::TimeDelta::seconds(lag as i64))
+            crate::output::human_age(chrono::TimeDelta::seconds(lag as i64))
         ));
     }
     for (key, value) in &reading.values {

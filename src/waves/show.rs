@@ -7,9 +7,9 @@ use super::gate::line;
 use super::plan::{Decision, PreparedWaves};
 use super::preflight::Proposal;
 use super::record::{GateMode, Restart};
+use crate::output::human_age;
 use crate::output::Printer;
 use crate::params::{job_types, shown};
-use crate::preflight::human_age;
 use crate::settings::Settings;
 
 pub fn plan(
@@ -106,9 +106,9 @@ fn gate_line(
         GateMode::Sql => format!(
             "gate: per job type, restart.gate_sql ({}; NRT jobs unfinished after {} count as backlog, production within {}), checked every {}",
             settings.origins.get("restart.gate_sql").map(String::as_str).unwrap_or("default"),
-            humantime::format_duration(settings.restart.nrt_max_age),
-            humantime::format_duration(settings.restart.recent_production),
-            humantime::format_duration(poll)
+            crate::output::human_duration(settings.restart.nrt_max_age),
+            crate::output::human_duration(settings.restart.recent_production),
+            crate::output::human_duration(poll)
         ),
     }
 }

@@ -464,7 +464,7 @@ fn an_old_backup_needs_its_own_confirmation() {
     let before = state_bytes(&bed.tf);
     let run = bed.csi(&["env", "stop", "sandbox", "--yes"]);
     assert_eq!(run.code, 3, "{}", run.all_output());
-    assert!(run.stderr.contains("older than 1day 2h"), "{}", run.stderr);
+    assert!(run.stderr.contains("older than 1d 2h"), "{}", run.stderr);
     assert!(run.stderr.contains("--accept-old-backup"), "{}", run.stderr);
     assert_eq!(state_bytes(&bed.tf), before);
     let run = bed.csi(&["env", "stop", "sandbox", "--yes", "--accept-old-backup"]);
