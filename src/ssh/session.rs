@@ -148,13 +148,28 @@ impl Session {
         self.dir.path().join("ctl")
     }
 
-    /// `ssh -F <private config> -o ControlPath=<private>/ctl`: every ssh csi runs.
+    /// `ssh -F <private config> -o ControlPath=<private>/ctl [-o ProxyJump=...]`:
+    /// every ssh csi runs.
     fn ssh(&self) -> Cmd {
-        Cmd::new("ssh")
+        let cmd = Cmd::new("ssh")
             .arg("-F")
             .arg(self.config_path())
             .arg("-o")
-            .arg(format!("ControlPath={}", quoted(&self.control_path())))
+            .arg(format!("ControlPath={}", quoted(&self.control_path())));
+        match self.proxy_jump() {
+            Some(jump) => cmd.arg("-o").arg(jump),
+            None => cmd,
+        }
+    }
+
+    /// On the command line, not in the private config: the jump host's own ssh reads
+    /// that config too (`-F`), and a ProxyJump there would send it through itself
+    /// ("jumphost loop").
+    fn proxy_jump(&self) -> Option<String> {
+        self.settings
+            .jump
+            .as_ref()
+            .map(|j| format!("ProxyJump={j}"))
     }
 
     fn with_destination(&self, cmd: Cmd) -> Cmd {
@@ -178,6 +193,13 @@ impl Session {
             "-o".to_owned(),
             "ControlMaster=no".to_owned(),
         ]
+        .into_iter()
+        .chain(
+            self.proxy_jump()
+                .into_iter()
+                .flat_map(|j| ["-o".to_owned(), shell_word(&j)]),
+        )
+        .collect::<Vec<_>>()
         .join(" ")
     }
 
@@ -218,9 +240,6 @@ impl Session {
             // Only this file decides which keys the hosts may present.
             lines.push(format!("  UserKnownHostsFile {}", quoted(known_hosts)));
             lines.push("  GlobalKnownHostsFile /dev/null".to_owned());
-        }
-        if let Some(jump) = &s.jump {
-            lines.push(format!("  ProxyJump {jump}"));
         }
         // The operator's own aliases (first value wins: ours above come first).
         lines.push("Include ~/.ssh/config".to_owned());

@@ -485,3 +485,61 @@ fn a_host_that_cannot_run_csi_is_refused_in_one_line_unless_through_client() {
     );
     assert_ne!(bed.snapshot(), before, "the restore changed nothing");
 }
+
+/// A laptop reaching tf-tutu through tf-toto: `ssh.jump`, the master's ProxyJump, with
+/// csi's own options (key, known_hosts) applied to the jump host's ssh too.
+#[test]
+fn a_jump_host_carries_the_connection_as_tf_toto_does_for_a_laptop() {
+    let (bed, host) = ssh_bed();
+    let nightly = bed.nightly("2026-11-20T04:00:00");
+    host.give_repository(bed.borg.path());
+    let jump = support::sshd::TestSshd::start();
+    // The jump host accepts the same key, and known_hosts pins both hosts.
+    let key = std::fs::read_to_string(host.sshd.client_key.with_extension("pub")).unwrap();
+    let authorized = jump.dir().join("authorized_keys");
+    let mut keys = std::fs::read_to_string(&authorized).unwrap();
+    keys.push_str(&key);
+    std::fs::write(&authorized, keys).unwrap();
+    let known = bed.env.path().join("known_hosts_both");
+    let both = std::fs::read_to_string(&host.sshd.known_hosts).unwrap()
+        + &std::fs::read_to_string(&jump.known_hosts).unwrap();
+    std::fs::write(&known, both).unwrap();
+    let config = environment_config(
+        ENV,
+        &host,
+        &bed.pg,
+        bed.borg.path(),
+        &known,
+        &host.sshd.client_key,
+    )
+    .replace(
+        &format!("    user             = \"{}\"\n", host.login),
+        &format!(
+            "    user             = \"{}\"\n    jump             = \"{}@127.0.0.1:{}\"\n",
+            host.login,
+            jump.user,
+            jump.port()
+        ),
+    );
+    assert!(config.contains("jump "), "{config}");
+    bed.set_config(&config);
+    let check = bed.csi(&["env", "check", ENV]);
+    for name in ["ssh ", "database reachable", "borg repository readable"] {
+        let line = check
+            .stdout
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no {name} line: {}", check.all_output()));
+        assert!(line.starts_with("OK"), "{}", check.all_output());
+    }
+    let run = bed.csi(&["env", "backups", ENV]);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert!(run.stdout.contains(&nightly), "{}", run.stdout);
+    assert!(
+        jump.log().contains("Accepted publickey"),
+        "the jump host saw no login: {}",
+        jump.log()
+    );
+    let via = format!("(via {}@127.0.0.1:{})", jump.user, jump.port());
+    assert!(check.stdout.contains(&via), "{}", check.stdout);
+}
