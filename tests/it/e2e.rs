@@ -788,6 +788,16 @@ fn the_demo_rehearses_the_whole_runbook_on_the_sandbox() {
     demo.reach("restore-db");
     let (restore, outcome) = last_operation(&demo.journal(), "restore-db");
     assert_eq!(outcome, "ok");
+    // The dump went from the repository into PostgreSQL on the database host: csi ran
+    // there (shipped over the connection), the dump never came to this side.
+    assert!(
+        demo.transcript
+            .lock()
+            .unwrap()
+            .contains("the data stays on "),
+        "{}",
+        demo.tail()
+    );
     let three_days_ago = (Utc::now() - TimeDelta::days(3)).format("%Y-%m-%d");
     assert_eq!(
         step_detail(&restore, "archive_resolved")["archive"],

@@ -543,3 +543,36 @@ fn a_jump_host_carries_the_connection_as_tf_toto_does_for_a_laptop() {
     let via = format!("(via {}@127.0.0.1:{})", jump.user, jump.port());
     assert!(check.stdout.contains(&via), "{}", check.stdout);
 }
+
+/// The other kinds of restore run on the host too: `--tables` (rows of chosen tables,
+/// by column name) and `--include-globals` (the one transaction with the roles).
+#[test]
+fn selective_and_globals_restores_run_on_the_host() {
+    let (bed, host) = ssh_bed();
+    let archived = bed.snapshot();
+    let nightly = bed.nightly("2026-11-20T04:00:00");
+    host.give_repository(bed.borg.path());
+    bed.psql("UPDATE cosims.system_parameters SET max_number_of_vcpus = 1;");
+    let run = bed.restore(
+        &nightly,
+        &["--tables", "system_parameters", "--no-safety-backup"],
+    );
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert!(run.stderr.contains("the data stays on"), "{}", run.stderr);
+    // The table's rows as archived (the UPDATE's history row stays: not selected).
+    let table = |snapshot: &str| {
+        snapshot
+            .lines()
+            .find(|l| l.starts_with("table cosims.system_parameters "))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(table(&bed.snapshot()), table(&archived));
+    assert_ne!(bed.snapshot(), archived, "more than the table was restored");
+
+    bed.psql("DELETE FROM cosims.gfsc_jobs WHERE id > 20;");
+    let run = bed.restore(&nightly, &["--include-globals", "--no-safety-backup"]);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    assert!(run.stderr.contains("the data stays on"), "{}", run.stderr);
+    assert_eq!(bed.snapshot(), archived, "the schema was not restored");
+}
