@@ -8,6 +8,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod atomic_file;
+pub mod backoff;
 pub mod borg;
 pub mod cli;
 pub mod commands;

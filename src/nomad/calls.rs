@@ -1,5 +1,5 @@
 //! The Nomad endpoints csi calls, with blocking queries for watching, retries with
-//! backoff for idempotent calls, and errors that say which call failed and why.
+//! backoff and jitter for idempotent calls, and errors that say which call failed and why.
 
 use std::time::Duration;
 
@@ -104,7 +104,7 @@ impl NomadClient {
                 return Err(retry);
             }
             tracing::debug!("retrying {call} after: {retry}");
-            tokio::time::sleep(FIRST_BACKOFF * 2u32.pow(attempt - 1)).await;
+            tokio::time::sleep(crate::backoff::delay(FIRST_BACKOFF, attempt)).await;
         }
     }
 
