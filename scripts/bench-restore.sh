@@ -54,27 +54,7 @@ source "$root/scripts/bench/figures.sh"
 say "starting PostgreSQL on 127.0.0.1:$pg_port"
 pg_start "$work/pg" seed
 borg init --encryption=none "$repo" >/dev/null
-cat >"$work/csi.hcl" <<EOF
-environment "bench" {
-  terraform {
-    dir                    = "/nonexistent"
-    configuration_var_file = "c.tfvars"
-    secrets_var_file       = "s.tfvars"
-  }
-  nomad {
-    address = "http://127.0.0.1:9"
-  }
-  database {
-    host = "127.0.0.1"
-    port = $pg_port
-    user = "postgres"
-    name = "$db"
-  }
-  borg {
-    repository = "$repo"
-  }
-}
-EOF
+restore_config "$work/csi.hcl"
 
 figure_restore
 cat <<EOF

@@ -83,6 +83,32 @@ settle() {
 
 # ------------------------------------------------------------------------ borg
 
+# csi.hcl with the one environment `bench`: the cluster on $pg_port, the repository
+# $repo (the restore benchmarks).
+restore_config() { # $1: file
+    cat >"$1" <<EOF
+environment "bench" {
+  terraform {
+    dir                    = "/nonexistent"
+    configuration_var_file = "c.tfvars"
+    secrets_var_file       = "s.tfvars"
+  }
+  nomad {
+    address = "http://127.0.0.1:9"
+  }
+  database {
+    host = "127.0.0.1"
+    port = $pg_port
+    user = "postgres"
+    name = "$db"
+  }
+  borg {
+    repository = "$repo"
+  }
+}
+EOF
+}
+
 nightly() { # $1: repository, $2: archive name
     pg_dumpall | borg create --compression zstd --stdin-name database-all.sql "$1::$2" -
 }

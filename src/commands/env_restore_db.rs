@@ -369,17 +369,18 @@ impl Execution<'_> {
             self.archive.name,
             self.target.describe()
         ));
+        let request = LoadRequest {
+            target: self.target,
+            source_db: self.source_db,
+            mode,
+            printer,
+        };
         let outcome = remote::load(
             self.settings,
-            LoadRequest {
-                borg: self.borg,
-                archive: &self.archive.name,
-                dump_size: self.dump_size,
-                target: self.target,
-                source_db: self.source_db,
-                mode,
-                printer,
-            },
+            request,
+            self.borg,
+            &self.archive.name,
+            self.dump_size,
         )
         .await?;
         op.step(

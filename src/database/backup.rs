@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::restore::check_archive;
+use super::restore::{check_archive, DumpSource};
 use super::target::Target;
 use crate::borg::{Borg, DUMP_ITEM};
 use crate::error::{failed, CsiError, Kind};
@@ -60,7 +60,7 @@ pub async fn make_backup(
     })?;
     let size = dump_size(borg, archive).await?;
     printer.info(&format!("checking the dump in {archive} ({} bytes)", size));
-    let verdict = check_archive(borg, archive, size, printer).await?;
+    let verdict = check_archive(DumpSource::borg(borg, archive, size)?, printer).await?;
     if !verdict.is_complete() {
         let deleted = match borg.delete_archive(archive).await {
             Ok(()) => "the archive was deleted".to_owned(),

@@ -8,7 +8,7 @@ use std::io::BufRead as _;
 
 use super::wire::{HostBorg, HostDatabase, Reply, Request, Task};
 use crate::borg::Borg;
-use crate::database::restore::{self, LoadRequest};
+use crate::database::restore::{self, DumpSource, LoadRequest};
 use crate::database::{make_backup, Target};
 use crate::error::usage;
 use crate::output::Printer;
@@ -67,16 +67,14 @@ async fn handle(request: Request, printer: &Printer) -> anyhow::Result<Reply> {
             mode,
         } => {
             let (borg, target) = (host_borg(&borg)?, host_target(database)?);
-            let outcome = restore::load(LoadRequest {
-                borg: &borg,
-                archive: &archive,
-                dump_size,
+            let request = LoadRequest {
                 target: &target,
                 source_db: &source_db,
                 mode,
                 printer,
-            })
-            .await?;
+            };
+            let source = DumpSource::borg(&borg, &archive, dump_size)?;
+            let outcome = restore::load(request, source).await?;
             Ok(Reply::Restored(outcome))
         }
     }

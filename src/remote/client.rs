@@ -8,7 +8,7 @@ use std::io::{BufRead as _, Write as _};
 use super::ship::ship;
 use super::wire::{reported_error, HostBorg, HostDatabase, Reply, Request, Task};
 use crate::borg::Borg;
-use crate::database::restore::{self, LoadOutcome, LoadRequest};
+use crate::database::restore::{self, DumpSource, LoadOutcome, LoadRequest};
 use crate::database::{Backup, Target};
 use crate::error::{failed, precondition, CsiError, Kind};
 use crate::output::{Printer, Verbosity};
@@ -38,11 +38,17 @@ pub async fn make_backup(
     }
 }
 
-/// `restore::load` where the data is (see `make_backup`).
-pub async fn load(settings: &Settings, request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
+/// `restore::load` of `archive` where the data is (see `make_backup`).
+pub async fn load(
+    settings: &Settings,
+    request: LoadRequest<'_>,
+    borg: &Borg,
+    archive: &str,
+    dump_size: u64,
+) -> anyhow::Result<LoadOutcome> {
     match Agent::for_target(settings, request.target).await? {
-        Some(agent) => agent.restore(request).await,
-        None => restore::load(request).await,
+        Some(agent) => agent.restore(request, archive, dump_size).await,
+        None => restore::load(request, DumpSource::borg(borg, archive, dump_size)?).await,
     }
 }
 
@@ -134,10 +140,15 @@ impl<'a> Agent<'a> {
         }
     }
 
-    async fn restore(&self, request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
+    async fn restore(
+        &self,
+        request: LoadRequest<'_>,
+        archive: &str,
+        dump_size: u64,
+    ) -> anyhow::Result<LoadOutcome> {
         let task = Task::Restore {
-            archive: request.archive.to_owned(),
-            dump_size: request.dump_size,
+            archive: archive.to_owned(),
+            dump_size,
             source_db: request.source_db.to_owned(),
             mode: request.mode,
         };

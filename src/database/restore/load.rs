@@ -20,10 +20,11 @@ use super::parallel::{ConnectionEnded, Event, ParallelLoad, ParallelOptions, Tra
 use super::progress::{Display, Progress};
 use super::report::Report;
 use super::selective::{SelectiveLoad, SelectiveOptions};
+use super::source::DumpSource;
 use super::sql::VERIFY_TAG;
 use super::staging;
 use super::writer::LineMap;
-use crate::borg::{Borg, DUMP_ITEM};
+use crate::borg::DUMP_ITEM;
 use crate::database::dump::{scan, Completeness, ScanEnd, Verdict};
 use crate::database::Target;
 use crate::error::{failed, CsiError, Kind};
@@ -45,10 +46,6 @@ pub enum Mode {
 }
 
 pub struct LoadRequest<'a> {
-    pub borg: &'a Borg,
-    pub archive: &'a str,
-    /// The dump's size as borg lists it: every byte must arrive.
-    pub dump_size: u64,
     pub target: &'a Target,
     /// The database of the dump to restore.
     pub source_db: &'a str,
@@ -98,19 +95,20 @@ impl Stopped {
 }
 
 const TICK: Duration = Duration::from_millis(200);
-/// Pipe buffers between borg, csi and psql (the kernel's default is 64 KiB).
+/// Pipe buffers between csi and psql (the kernel's default is 64 KiB).
 const PIPE_BYTES: usize = 1 << 20;
 
-/// Streams the archive into the target; Ok only when the transaction was committed.
+/// The restore's one entry point: streams the dump of `source` into the target; Ok
+/// only when it was committed (the one transaction, or the swap of a parallel load).
 /// A parallel load first drops the staging schemas earlier restores left (csi killed),
 /// and drops its own when it fails.
-pub async fn load(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
+pub async fn load(request: LoadRequest<'_>, source: DumpSource) -> anyhow::Result<LoadOutcome> {
     let staging = match &request.mode {
         Mode::Parallel { options, .. } => Some((options.schema.clone(), options.staging.clone())),
         _ => None,
     };
     let Some((schema, staging)) = staging else {
-        return load_streams(request).await;
+        return load_streams(request, source).await;
     };
     let target = request.target;
     let printer = request.printer;
@@ -120,7 +118,7 @@ pub async fn load(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
             "dropped schema {name}, left by a restore that did not finish"
         ));
     }
-    match load_streams(request).await {
+    match load_streams(request, source).await {
         Ok(mut outcome) => {
             outcome.leftovers_dropped = leftovers;
             Ok(outcome)
@@ -136,22 +134,22 @@ pub async fn load(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
     }
 }
 
-async fn load_streams(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
+async fn load_streams(
+    request: LoadRequest<'_>,
+    mut source: DumpSource,
+) -> anyhow::Result<LoadOutcome> {
     let started = Instant::now();
     let progress = Arc::new(Progress::default());
     let abort = Arc::new(AtomicBool::new(false));
 
-    let mut borg = request
-        .borg
-        .extract_stdout(request.archive, DUMP_ITEM)
-        .spawn_piped(false, true, |line| tracing::info!("borg: {line}"))?;
     let mut psql = request
         .target
         .psql()
         .spawn_piped(true, true, |line| tracing::info!("psql: {line}"))?;
-    let input = borg.take_stdout().expect("borg's stdout is piped");
+    let input = source.take_reader();
+    let mut ending = source.ending();
+    let source = &source;
     let output = psql.take_stdin().expect("psql's stdin is piped");
-    enlarge_pipe(&input, PIPE_BYTES);
     enlarge_pipe(&output, PIPE_BYTES);
     let (events_tx, events) = std::sync::mpsc::channel::<Event>();
     let connections = match &request.mode {
@@ -259,7 +257,7 @@ async fn load_streams(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
     // Streaming: until the whole dump went through (or something stopped it).
     let mut signals = interrupt::subscribe();
     let mut interrupted = interrupt::received();
-    let (borg_killer, psql_killer) = (borg.killer(), psql.killer());
+    let psql_killer = psql.killer();
     let stop_others = || {
         for killer in &other_killers {
             killer.signal(Signal::SIGTERM);
@@ -267,14 +265,14 @@ async fn load_streams(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
     };
     let stop = || {
         abort.store(true, Ordering::SeqCst);
-        borg_killer.signal(Signal::SIGTERM);
+        source.stop();
         psql_killer.signal(Signal::SIGTERM);
         stop_others();
     };
     if interrupted.is_some() {
         stop();
     }
-    let mut display = Display::new(request.printer, request.dump_size, "restore");
+    let mut display = Display::new(request.printer, source.size, "restore");
     let mut ticker = tokio::time::interval(TICK);
     let streamed = loop {
         tokio::select! {
@@ -293,23 +291,23 @@ async fn load_streams(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
     display.tick(&progress);
     display.finish();
 
-    // Deciding: borg's exit, the dump's completeness, the byte count.
-    let stream_failed = streamed.is_err();
-    if stream_failed {
-        borg_killer.signal(Signal::SIGTERM);
+    // Deciding: how the producer ended, the dump's completeness, the byte count.
+    if streamed.is_err() {
+        source.stop();
     }
-    let borg_finished = loop {
+    let produced = loop {
         tokio::select! {
-            finished = borg.wait() => break finished?,
+            ended = &mut ending => break ended,
             Ok(()) = signals.changed(), if interrupted.is_none() => {
                 interrupted = *signals.borrow();
                 stop();
             }
         }
     };
+    let produced_well = produced.is_ok();
     let mut reasons: Vec<anyhow::Error> = Vec::new();
-    if !borg_finished.success() {
-        reasons.push(borg_error(&borg_finished, request.archive));
+    if let Err(e) = produced {
+        reasons.push(e);
     }
     let traces;
     let (writer, line_map, tables, report, dropped_columns, bytes) = match streamed {
@@ -321,11 +319,11 @@ async fn load_streams(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
         }) => {
             traces = sent;
             reasons.extend(loaded.problems.into_iter().map(anyhow::Error::from));
-            if end.bytes != request.dump_size && borg_finished.success() {
+            if end.bytes != source.size && produced_well {
                 reasons.push(
                     failed(format!(
                         "read {} bytes of the dump, borg lists {}: the archive is inconsistent",
-                        end.bytes, request.dump_size
+                        end.bytes, source.size
                     ))
                     .into(),
                 );
@@ -401,7 +399,7 @@ async fn load_streams(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
             &psql_finished,
             trace.map_or(&line_map, |t| &t.map),
             &tables,
-            request.archive,
+            &source.name,
             trace.map(|t| t.copy_starts.as_slice()),
             rename,
         )
@@ -414,7 +412,7 @@ async fn load_streams(request: LoadRequest<'_>) -> anyhow::Result<LoadOutcome> {
                 finished,
                 trace.map_or(&LineMap::default(), |t| &t.map),
                 &tables,
-                request.archive,
+                &source.name,
                 Some(trace.map_or(&[][..], |t| t.copy_starts.as_slice())),
                 rename,
             )
@@ -558,15 +556,6 @@ fn nothing_changed(reason: anyhow::Error) -> anyhow::Error {
     error.into()
 }
 
-fn borg_error(finished: &Finished, archive: &str) -> anyhow::Error {
-    let detail = finished
-        .check()
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
-    failed(format!("borg could not read archive {archive}: {detail}")).into()
-}
-
 /// psql's own failure, traced back to the dump's line; a failed check inside the
 /// transaction is a verification failure.
 /// `copy_starts`: where a parallel connection's COPY headers start in what it read (a
@@ -682,19 +671,11 @@ fn copy_row(context: &str) -> Option<u64> {
         .ok()
 }
 
-/// Reads the whole archive and checks the dump's completeness (trailers, COPY blocks,
-/// byte count); nothing is written anywhere.
-pub async fn check_archive(
-    borg: &Borg,
-    archive: &str,
-    dump_size: u64,
-    printer: &Printer,
-) -> anyhow::Result<Verdict> {
+/// Reads the whole dump and checks its completeness (trailers, COPY blocks, byte
+/// count); nothing is written anywhere.
+pub async fn check_archive(mut source: DumpSource, printer: &Printer) -> anyhow::Result<Verdict> {
     let progress = Arc::new(Progress::default());
-    let mut child = borg
-        .extract_stdout(archive, DUMP_ITEM)
-        .spawn_piped(false, true, |line| tracing::info!("borg: {line}"))?;
-    let input = child.take_stdout().expect("borg's stdout is piped");
+    let input = source.take_reader();
     let worker_progress = progress.clone();
     let mut worker = tokio::task::spawn_blocking(move || -> anyhow::Result<Verdict> {
         let mut check = Completeness::default();
@@ -704,38 +685,39 @@ pub async fn check_archive(
     let mut signals = interrupt::subscribe();
     let mut interrupted = interrupt::received();
     if interrupted.is_some() {
-        child.killer().signal(Signal::SIGTERM);
+        source.stop();
     }
-    let mut display = Display::new(printer, dump_size, "check");
+    let mut display = Display::new(printer, source.size, "check");
     let mut ticker = tokio::time::interval(TICK);
     let verdict = loop {
         tokio::select! {
             result = &mut worker => break result.unwrap_or_else(|e| Err(anyhow::anyhow!("the checking thread failed: {e}"))),
             Ok(()) = signals.changed(), if interrupted.is_none() => {
                 interrupted = *signals.borrow();
-                child.killer().signal(Signal::SIGTERM);
+                source.stop();
             }
             _ = ticker.tick() => display.tick(&progress),
         }
     };
     display.finish();
-    let finished = child.wait().await?;
+    let produced = source.ending().await;
     if let Some(signal) = interrupted {
         return Err(CsiError::new(
             Kind::Interrupted,
-            format!("interrupted by {signal} while checking archive {archive}"),
+            format!(
+                "interrupted by {signal} while checking archive {}",
+                source.name
+            ),
         )
         .into());
     }
     let mut verdict = verdict?;
-    if !finished.success() {
-        verdict
-            .problems
-            .insert(0, borg_error(&finished, archive).to_string());
-    } else if verdict.bytes != dump_size {
+    if let Err(e) = produced {
+        verdict.problems.insert(0, e.to_string());
+    } else if verdict.bytes != source.size {
         verdict.problems.push(format!(
-            "read {} bytes, borg lists {dump_size}",
-            verdict.bytes
+            "read {} bytes, borg lists {}",
+            verdict.bytes, source.size
         ));
     }
     Ok(verdict)
