@@ -237,7 +237,11 @@ impl Execution<'_> {
         let analyze = async {
             let Ok(outcome) = &result else { return };
             let restored: Vec<_> = outcome.tables.iter().map(|t| t.name.clone()).collect();
-            match self.target.analyze(&restored).await {
+            let analyzed = match outcome.analyzed {
+                true => Ok(()),
+                false => self.target.analyze(&restored).await,
+            };
+            match analyzed {
                 Ok(()) => {
                     // The restore is committed: a journal that cannot take this step is
                     // said, not silently dropped.

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use restore_bed::{changed_bed, slow_archive, Bed, ENV};
+use restore_bed::{changed_bed, line_of, replace_once, slow_archive, Bed, ENV};
 use support::csi::stderr_until;
 
 /// What another session sees of the schema, in one statement: its tables, indexes and
@@ -199,5 +199,142 @@ fn one_two_and_four_connections_restore_the_same_schema() {
     }
     assert_eq!(snapshots[0], snapshots[1]);
     assert_eq!(snapshots[0], snapshots[2]);
+    assert_eq!(staging_schemas(&bed), "");
+}
+
+/// The definitions, as pg_dump writes them, of the schema in `bed`'s database.
+fn schema_definition(bed: &Bed) -> String {
+    let mut cmd = bed.pg.client_command("pg_dump");
+    cmd.args(["--schema-only", "-n", "cosims", "-d", "postgres"]);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Each dump draws its own \restrict key.
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict ") && !l.starts_with("\\unrestrict "))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Keys are built as unique indexes then attached, foreign keys added NOT VALID then
+/// validated: what comes out is defined exactly as the dump defines it.
+#[test]
+fn the_restored_schema_is_defined_as_in_the_dump() {
+    let bed = Bed::new();
+    let archived = schema_definition(&bed);
+    bed.nightly("2026-11-20T04:00:00");
+    bed.psql("DROP SCHEMA cosims CASCADE; CREATE SCHEMA cosims;");
+    let run = bed.restore("latest", &["--no-safety-backup", "--jobs", "4"]);
+    assert_eq!(run.code, 0, "{}", run.all_output());
+    let restored = schema_definition(&bed);
+    assert!(archived.contains("PRIMARY KEY (id)") && archived.contains("FOREIGN KEY"));
+    assert!(
+        !restored.contains("NOT VALID"),
+        "a foreign key was left unvalidated"
+    );
+    let differing: Vec<(&str, &str)> = archived
+        .lines()
+        .zip(restored.lines())
+        .filter(|(a, r)| a != r)
+        .take(5)
+        .collect();
+    assert!(
+        differing.is_empty() && archived.lines().count() == restored.lines().count(),
+        "the restored schema differs from the dump's (dump, restored): {differing:#?}"
+    );
+}
+
+/// A bed whose `job_status_changes` is large enough (several MiB of dump) to go to
+/// the connections in several COPY streams; returns it with its nightly dump.
+fn large_table_bed() -> (Bed, Vec<u8>, String) {
+    let bed = Bed::new();
+    bed.psql(
+        "ALTER TABLE cosims.job_status_changes DISABLE TRIGGER ALL;
+         INSERT INTO cosims.job_status_changes (fk_parent_job_id, time, error_message, job_status)
+         SELECT (SELECT min(id) FROM cosims.parent_jobs), now() - g * interval '1 second',
+                'transient error while downloading the L1C product ' || g, 1
+         FROM generate_series(1, 60000) g;
+         ALTER TABLE cosims.job_status_changes ENABLE TRIGGER ALL;",
+    );
+    let nightly = bed.nightly("2026-11-20T04:00:00");
+    let dump = bed.dump_of(&nightly);
+    bed.psql("DELETE FROM cosims.gfsc_jobs WHERE id > 20;");
+    let before = bed.snapshot();
+    (bed, dump, before)
+}
+
+/// The dump with the `n`th row of `table`'s COPY edited by `edit`, and that row's line.
+fn with_row_edited(
+    dump: &[u8],
+    table: &str,
+    n: usize,
+    edit: impl Fn(&str) -> String,
+) -> (Vec<u8>, usize) {
+    let text = String::from_utf8_lossy(dump).into_owned();
+    let copy_line = line_of(dump, &format!("COPY cosims.{table} "));
+    let row = text.lines().nth(copy_line + n - 1).unwrap().to_owned();
+    let edited = replace_once(dump, &format!("\n{row}\n"), &format!("\n{}\n", edit(&row)));
+    (edited, copy_line + n)
+}
+
+#[test]
+fn a_bad_row_in_one_of_several_streams_of_a_table_changes_nothing() {
+    let (bed, dump, before) = large_table_bed();
+    // Far into the table: past the first streams' chunks.
+    let (bad, line) = with_row_edited(&dump, "job_status_changes", 50_000, |row| {
+        row.replacen('\t', " ", 1)
+    });
+    bed.archive_of("pgdump_2026-11-21T04:00:00", "2026-11-21T04:00:00", &bad);
+    let run = bed.restore("latest", &["--no-safety-backup", "--jobs", "4"]);
+    assert_eq!(run.code, 1, "{}", run.all_output());
+    let expected = format!("line {line} of database-all.sql");
+    assert!(
+        run.stderr.contains(&expected),
+        "{expected:?} not in\n{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
+    bed.wait_for_no_restore_session();
+    assert_eq!(bed.snapshot(), before);
+    assert_eq!(staging_schemas(&bed), "");
+}
+
+/// The foreign keys are checked by VALIDATE CONSTRAINT, several at once: a row that
+/// references nothing fails the restore, named by the constraint's dump line.
+#[test]
+fn a_row_referencing_nothing_fails_the_restore_at_its_foreign_key() {
+    let (bed, dump, before) = large_table_bed();
+    let (bad, _) = with_row_edited(&dump, "job_status_changes", 30_000, |row| {
+        let mut fields: Vec<&str> = row.split('\t').collect();
+        fields[1] = "987654321"; // fk_parent_job_id: no such parent job
+        fields.join("\t")
+    });
+    bed.archive_of("pgdump_2026-11-21T04:00:00", "2026-11-21T04:00:00", &bad);
+    let run = bed.restore("latest", &["--no-safety-backup", "--jobs", "3"]);
+    assert_eq!(run.code, 1, "{}", run.all_output());
+    let fk_line = line_of(
+        &bad,
+        "ADD CONSTRAINT job_status_changes_fk_parent_job_id_fkey",
+    ) - 1;
+    let expected = format!("line {fk_line} of database-all.sql");
+    assert!(
+        run.stderr.contains(&expected),
+        "{expected:?} not in\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("violates foreign key constraint")
+            && run.stderr.contains("job_status_changes")
+            && !run.stderr.contains("_csi_restore_"),
+        "{}",
+        run.stderr
+    );
+    bed.wait_for_no_restore_session();
+    assert_eq!(bed.snapshot(), before);
     assert_eq!(staging_schemas(&bed), "");
 }

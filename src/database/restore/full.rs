@@ -97,7 +97,7 @@ impl<W: Write> FullLoad<W> {
         }
         let checks = self
             .stream
-            .verification(&sql::schema_scope(&self.options.schema));
+            .verification(&sql::schema_scope(&self.options.schema), true);
         self.stream.close_with(&checks)
     }
 }

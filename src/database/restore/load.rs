@@ -66,6 +66,9 @@ pub struct LoadOutcome {
     pub connections: usize,
     /// Staging schemas of earlier restores that did not finish, dropped first.
     pub leftovers_dropped: Vec<String>,
+    /// The tables were analyzed before the commit (the parallel load does it beside
+    /// its index builds); otherwise the caller runs ANALYZE.
+    pub analyzed: bool,
 }
 
 struct Streamed {
@@ -198,6 +201,7 @@ async fn load_streams(
         _ => None,
     };
     let mode = request.mode;
+    let analyzed = matches!(mode, Mode::Parallel { .. });
     let mut worker = tokio::task::spawn_blocking(move || -> Result<Streamed, Stopped> {
         let bytes = &worker_progress.bytes;
         match mode {
@@ -464,6 +468,7 @@ async fn load_streams(
         dropped_columns,
         connections,
         leftovers_dropped: Vec::new(),
+        analyzed,
     })
 }
 
@@ -481,7 +486,7 @@ fn watch_psql(
         let mut last = String::new();
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            forward_mark(&line, &events);
+            forward_mark(&line, 0, &events);
             if line == marker {
                 if let Some(ready) = ready.take() {
                     let _ = ready.send(());
@@ -496,8 +501,13 @@ fn watch_psql(
     })
 }
 
-/// `csi-mark-<connection>-<n>` printed by psql: that connection ran everything before.
-fn forward_mark(line: &str, events: &std::sync::mpsc::Sender<Event>) {
+/// `csi-mark-<connection>-<n>` printed by psql: that connection ran everything before;
+/// `COPY <n>`: connection `connection`'s next COPY inserted n rows.
+fn forward_mark(line: &str, connection: usize, events: &std::sync::mpsc::Sender<Event>) {
+    if let Some(n) = line.strip_prefix("COPY ").and_then(|n| n.parse().ok()) {
+        let _ = events.send(Event::Copied(connection, n));
+        return;
+    }
     let Some(rest) = line.strip_prefix(MARK_PREFIX) else {
         return;
     };
@@ -513,7 +523,7 @@ fn watch_marks(stdout: File, connection: usize, events: std::sync::mpsc::Sender<
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            forward_mark(&line, &events);
+            forward_mark(&line, connection, &events);
         }
         let _ = events.send(Event::Exited(connection));
     });

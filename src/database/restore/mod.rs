@@ -6,6 +6,7 @@ mod common;
 mod full;
 mod load;
 mod parallel;
+mod postdata;
 mod progress;
 mod rename;
 mod report;

@@ -1,12 +1,12 @@
 //! Replacing the schema on several connections at once, still all or nothing: the
 //! dump's schema is loaded under a staging name nobody uses (the names PostgreSQL
 //! binds at creation rewritten, see `rename`), the rows of its tables spread over the
-//! connections as they stream by, then its indexes and constraints built in parallel,
-//! then verified; only then, in one short transaction on the first connection, the
-//! current schema is dropped and the staging one renamed in its place. Until that
-//! transaction commits, nobody sees anything but the schema as it was; on any failure
-//! the staging schema is dropped (by the supervisor, or by the next restore when csi
-//! was killed).
+//! connections as they stream by, then its indexes, constraints and foreign keys built
+//! in parallel and its tables analyzed (see `postdata`), then verified; only then, in
+//! one short transaction on the first connection, the current schema is dropped and
+//! the staging one renamed in its place. Until that transaction commits, nobody sees
+//! anything but the schema as it was; on any failure the staging schema is dropped (by
+//! the supervisor, or by the next restore when csi was killed).
 //!
 //! The archive is read once, sequentially: each table's rows go in chunks of
 //! `CHUNK` bytes to the connections in turn (each with its own `COPY` of the table),
@@ -15,20 +15,25 @@
 //! (the definitions before the data, the statements between, everything after the
 //! indexes and constraints), and a barrier (a marker each connection prints once it has
 //! run everything before) orders the phases.
+//!
+//! The rows are verified as PostgreSQL inserts them: each COPY's `COPY n` (the rows the
+//! server inserted, which a trigger or a rule would change) adds up, per table, to the
+//! rows the dump has, or nothing is swapped in; a recount of every table afterwards
+//! would read the whole schema once more.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
-use super::common::{is_transaction_control, Copying, Loaded, Stream};
+use super::common::{is_transaction_control, Copying, Loaded, Stream, TableLoad};
 use super::full::{decide, Decision};
+use super::postdata::{Job, PostData};
 use super::rename::rewrite;
 use super::sql;
 use super::writer::{LineMap, SqlWriter};
-use crate::database::dump::{
-    parse_setval, quote_ident, CopyHeader, Handler, QualifiedName, ScanEnd, TocEntry,
-};
-use crate::error::{failed, precondition};
+use crate::database::dump::{parse_setval, quote_ident, CopyHeader, Handler, ScanEnd, TocEntry};
+use crate::error::{failed, precondition, CsiError, Kind};
 
 /// Rows sent to one connection before the next gets the following ones.
 const CHUNK: usize = 1 << 20;
@@ -48,6 +53,8 @@ pub struct ParallelOptions {
 pub enum Event {
     /// Connection `.0` ran everything up to its marker `.1`.
     Mark(usize, u64),
+    /// Connection `.0`'s next COPY inserted `.1` rows (PostgreSQL's `COPY n`).
+    Copied(usize, u64),
     /// Connection `.0`'s psql closed its output (it exited).
     Exited(usize),
 }
@@ -56,16 +63,6 @@ pub enum Event {
 #[derive(Debug, thiserror::Error)]
 #[error("connection {0} to the database ended early")]
 pub struct ConnectionEnded(pub usize);
-
-/// An index or constraint to build, and the tables it locks.
-struct Job {
-    sql: Vec<u8>,
-    at: u64,
-    /// (table, exclusive): never two jobs on a table when one of them is exclusive.
-    locks: Vec<(String, bool)>,
-    weight: u64,
-    foreign_key: bool,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -83,6 +80,8 @@ struct Conn {
     copying: bool,
     /// Output lines where its COPY headers start (to trace a bad row).
     copy_starts: Vec<u64>,
+    /// The tables of its COPYs whose `COPY n` has not come back yet, in order.
+    copies: VecDeque<usize>,
 }
 
 /// What each connection was sent, to trace psql's line numbers back to the dump.
@@ -111,8 +110,10 @@ pub struct ParallelLoad {
     next: usize,
     chunk: usize,
     // After the data.
-    jobs: Vec<Job>,
+    post: PostData,
     serial: Vec<(Vec<u8>, u64)>,
+    /// Rows PostgreSQL reported inserting, per table (index into the stream's tables).
+    inserted: Vec<u64>,
     last_toc: Option<TocEntry>,
 }
 
@@ -139,8 +140,9 @@ impl ParallelLoad {
             header_at: 0,
             next: 0,
             chunk: 0,
-            jobs: Vec::new(),
+            post: PostData::default(),
             serial: Vec::new(),
+            inserted: Vec::new(),
             last_toc: None,
         }
     }
@@ -204,6 +206,18 @@ impl ParallelLoad {
                     return Ok(c);
                 }
                 Ok(Event::Mark(..)) => {}
+                Ok(Event::Copied(c, n)) => {
+                    let table = self
+                        .conns
+                        .get_mut(c)
+                        .and_then(|conn| conn.copies.pop_front());
+                    if let Some(table) = table {
+                        if self.inserted.len() <= table {
+                            self.inserted.resize(table + 1, 0);
+                        }
+                        self.inserted[table] += n;
+                    }
+                }
                 Ok(Event::Exited(c)) => return Err(ConnectionEnded(c).into()),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return Err(ConnectionEnded(0).into()),
@@ -279,27 +293,17 @@ impl ParallelLoad {
                 self.stream.setvals.push(setval);
             }
         }
+        if toc.kind == "TABLE" {
+            self.post.table_created(&staged);
+        }
         if parallel {
             if self.last_toc.as_ref() == Some(&toc) {
-                if let Some(job) = self.jobs.last_mut() {
-                    job.sql.extend_from_slice(&staged);
-                    job.locks.extend(locks(&staged, &toc.kind));
-                    return Ok(());
-                }
+                self.post.continued(&staged);
+                return Ok(());
             }
-            let locks = locks(&staged, &toc.kind);
-            let weight = locks
-                .iter()
-                .map(|(table, _)| self.rows_of(table))
-                .max()
-                .unwrap_or(0);
-            self.jobs.push(Job {
-                sql: staged,
-                at,
-                locks,
-                weight,
-                foreign_key: toc.kind == "FK CONSTRAINT",
-            });
+            let tables = &self.stream.tables;
+            self.post
+                .entry(&toc.kind, &staged, at, |table| rows_of(tables, table));
             self.last_toc = Some(toc);
             return Ok(());
         }
@@ -311,55 +315,70 @@ impl ParallelLoad {
         self.serial(&staged, at)
     }
 
-    fn rows_of(&self, table: &str) -> u64 {
-        self.stream
+    /// The indexes, constraints and foreign keys, and ANALYZE of every table, on every
+    /// connection (see `postdata`).
+    fn build(&mut self) -> anyhow::Result<()> {
+        let staging = quote_ident(&self.options.staging);
+        let analyze: Vec<(String, String, u64)> = self
+            .stream
             .tables
             .iter()
-            .filter(|t| t.name.name == table)
-            .map(|t| t.rows)
-            .sum()
+            .map(|t| {
+                let name = t.name.name.clone();
+                let sql = format!("{staging}.{}", quote_ident(&name));
+                (name, sql, t.rows)
+            })
+            .collect();
+        let jobs = std::mem::take(&mut self.post).finish(&analyze);
+        self.schedule(&jobs)
     }
 
-    /// The indexes and constraints, on every connection, the largest tables first;
-    /// then the foreign keys the same way.
-    fn build(&mut self) -> anyhow::Result<()> {
-        let mut jobs = std::mem::take(&mut self.jobs);
-        jobs.sort_by_key(|j| (j.foreign_key, std::cmp::Reverse(j.weight)));
-        let (fks, plain): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.foreign_key);
-        self.schedule(plain)?;
-        self.schedule(fks)
-    }
-
-    fn schedule(&mut self, mut pending: Vec<Job>) -> anyhow::Result<()> {
+    /// Runs the jobs on the connections: whenever one is free, the largest job whose
+    /// prerequisites are done and whose locks fit beside the running ones'.
+    fn schedule(&mut self, jobs: &[Job]) -> anyhow::Result<()> {
         let n = self.conns.len();
-        let mut running: Vec<Option<Job>> = (0..n).map(|_| None).collect();
+        let mut running: Vec<Option<usize>> = vec![None; n];
+        let mut done = vec![false; jobs.len()];
+        let mut pending: Vec<usize> = (0..jobs.len()).collect();
+        pending.sort_by_key(|&j| std::cmp::Reverse(jobs[j].weight));
         loop {
             for (slot, conn) in running.iter_mut().zip(&self.conns) {
-                if conn.acked == conn.sent {
-                    *slot = None;
+                if let Some(j) = *slot {
+                    if conn.acked == conn.sent {
+                        done[j] = true;
+                        *slot = None;
+                    }
                 }
             }
             for c in 0..n {
                 if running[c].is_some() {
                     continue;
                 }
-                let held: Vec<&(String, bool)> =
-                    running.iter().flatten().flat_map(|j| &j.locks).collect();
-                let fits = pending.iter().position(|job| {
-                    job.locks.iter().all(|(table, exclusive)| {
-                        !held
+                let fits = pending.iter().position(|&j| {
+                    jobs[j].after.iter().all(|&d| done[d])
+                        && running
                             .iter()
-                            .any(|(t, other)| t == table && (*exclusive || *other))
-                    })
+                            .flatten()
+                            .all(|&r| jobs[j].compatible(&jobs[r]))
                 });
                 let Some(i) = fits else { break };
-                let job = pending.remove(i);
-                self.out(c).dump(&job.sql, job.at)?;
+                let j = pending.remove(i);
+                let job = &jobs[j];
+                match job.at {
+                    Some(at) => self.out(c).dump(&job.sql, at)?,
+                    None => self.out(c).generated(&String::from_utf8_lossy(&job.sql))?,
+                }
                 self.mark(c)?;
-                running[c] = Some(job);
+                running[c] = Some(j);
             }
-            if pending.is_empty() && running.iter().all(Option::is_none) {
-                return Ok(());
+            if running.iter().all(Option::is_none) {
+                if pending.is_empty() {
+                    return Ok(());
+                }
+                return Err(anyhow::anyhow!(
+                    "csi's plan of the indexes and constraints cannot go on ({} left, none ready): a bug",
+                    pending.len()
+                ));
             }
             self.next_event()?;
         }
@@ -376,6 +395,8 @@ impl ParallelLoad {
         }
         let all = self.all();
         self.barrier(&all)?;
+        // Every COPY has run: its `COPY n` came back before the barrier's marker.
+        self.check_inserted()?;
         self.build()?;
         for (sql, at) in std::mem::take(&mut self.serial) {
             self.stream.out.dump(&sql, at)?;
@@ -385,15 +406,49 @@ impl ParallelLoad {
             out.flush()?;
             self.closed.push(out.line_map().clone());
         }
+        // The rows were counted by PostgreSQL as it inserted them (checked above): the
+        // closing checks are the sequences'.
         let mut closing = self
             .stream
-            .verification(&sql::schema_scope(&self.options.staging));
+            .verification(&sql::schema_scope(&self.options.staging), false);
         closing.push_str(&sql::swap(
             &self.options.staging,
             &self.options.schema,
             self.options.lock_timeout,
         ));
         self.stream.close_with(&closing)
+    }
+
+    /// Every table has the dump's rows: PostgreSQL's `COPY n` of each of its COPYs add
+    /// up to the rows the dump has for it (a trigger, a rule or a lost stream would
+    /// show here), or nothing is swapped in.
+    fn check_inserted(&self) -> anyhow::Result<()> {
+        let problems: Vec<String> = self
+            .stream
+            .tables
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| {
+                let inserted = self.inserted.get(i).copied().unwrap_or(0);
+                (inserted != t.rows).then(|| {
+                    format!(
+                        "table {} has {inserted} rows after loading, the dump has {}",
+                        t.name, t.rows
+                    )
+                })
+            })
+            .collect();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(CsiError::new(
+            Kind::Verification,
+            format!(
+                "verification failed, nothing was changed (rolled back): {}",
+                problems.join("; ")
+            ),
+        )
+        .into())
     }
 
     fn start_copy(&mut self, text: &[u8], header: CopyHeader, at: u64) -> anyhow::Result<()> {
@@ -420,9 +475,10 @@ impl ParallelLoad {
         Ok(())
     }
 
-    fn rows(&mut self, rows_text: &[u8], rows: u64, at: u64) -> anyhow::Result<()> {
+    fn rows(&mut self, table: usize, rows_text: &[u8], rows: u64, at: u64) -> anyhow::Result<()> {
         let c = self.next;
         if !self.conns[c].copying {
+            self.conns[c].copies.push_back(table);
             let header = std::mem::take(&mut self.header);
             let line = self.out(c).lines() + 1;
             self.conns[c].copy_starts.push(line);
@@ -442,12 +498,13 @@ impl ParallelLoad {
     }
 
     fn end_copy(&mut self, at: u64) -> anyhow::Result<()> {
-        if !matches!(self.stream.copying.take(), Some(Copying::Load { .. })) {
+        let Some(Copying::Load { index, .. }) = self.stream.copying.take() else {
             return Ok(());
-        }
+        };
         if !self.conns.iter().any(|c| c.copying) {
             // No rows: the table is empty, but its COPY still runs (and checks).
             let c = self.next;
+            self.conns[c].copies.push_back(index);
             let line = self.out(c).lines() + 1;
             self.conns[c].copy_starts.push(line);
             let header = self.header.clone();
@@ -469,58 +526,13 @@ impl ParallelLoad {
     }
 }
 
-/// The tables an index or constraint statement locks: `CREATE INDEX ... ON t` shares
-/// its table; `ALTER TABLE t ADD CONSTRAINT` holds it exclusively, and a foreign key
-/// its referenced table too.
-fn locks(sql: &[u8], kind: &str) -> Vec<(String, bool)> {
-    let text = String::from_utf8_lossy(sql);
-    let mut found = Vec::new();
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let table_after = |i: usize| -> Option<String> {
-        let mut j = i + 1;
-        if words.get(j).is_some_and(|w| w.eq_ignore_ascii_case("ONLY")) {
-            j += 1;
-        }
-        let word = words.get(j)?;
-        let mut tokens = crate::database::dump::Tokens::new(word);
-        tokens.qualified().map(|q: QualifiedName| q.name)
-    };
-    for (i, w) in words.iter().enumerate() {
-        if kind == "INDEX" && w.eq_ignore_ascii_case("ON") {
-            if let Some(t) = table_after(i) {
-                found.push((t, false));
-                break;
-            }
-        }
-        if kind != "INDEX"
-            && w.eq_ignore_ascii_case("TABLE")
-            && i > 0
-            && words[i - 1].eq_ignore_ascii_case("ALTER")
-        {
-            if let Some(t) = table_after(i) {
-                found.push((t, true));
-            }
-        }
-        if kind == "FK CONSTRAINT" && w.to_ascii_uppercase().starts_with("REFERENCES") {
-            let rest = &w["REFERENCES".len()..];
-            let target = if rest.is_empty() {
-                words.get(i + 1).map(|s| s.to_string())
-            } else {
-                Some(rest.to_owned())
-            };
-            if let Some(target) = target {
-                let mut tokens = crate::database::dump::Tokens::new(&target);
-                if let Some(q) = tokens.qualified() {
-                    found.push((q.name, true));
-                }
-            }
-        }
-    }
-    if found.is_empty() {
-        // Unknown shape: exclusive on a name nobody else has, run alone.
-        found.push((String::new(), true));
-    }
-    found
+/// The rows loaded into a table of the schema (by its bare name).
+fn rows_of(tables: &[TableLoad], table: &str) -> u64 {
+    tables
+        .iter()
+        .filter(|t| t.name.name == table)
+        .map(|t| t.rows)
+        .sum()
 }
 
 impl Handler for ParallelLoad {
@@ -599,7 +611,7 @@ impl Handler for ParallelLoad {
     fn copy_data(&mut self, rows_text: &[u8], rows: u64, at: u64) -> anyhow::Result<()> {
         if let Some(Copying::Load { index, .. }) = self.stream.copying {
             self.stream.check_abort()?;
-            self.rows(rows_text, rows, at)?;
+            self.rows(index, rows_text, rows, at)?;
             self.stream.tables[index].rows += rows;
             self.stream.progress.rows_loaded(rows);
         }
@@ -608,38 +620,5 @@ impl Handler for ParallelLoad {
 
     fn copy_end(&mut self, at: u64) -> anyhow::Result<()> {
         self.end_copy(at)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_tables_a_statement_locks() {
-        assert_eq!(
-            locks(
-                b"CREATE INDEX i ON \"s\".job_status_changes USING btree (x);",
-                "INDEX"
-            ),
-            vec![("job_status_changes".to_owned(), false)]
-        );
-        assert_eq!(
-            locks(
-                b"ALTER TABLE ONLY \"s\".parent_jobs\n    ADD CONSTRAINT parent_jobs_pkey PRIMARY KEY (id);",
-                "CONSTRAINT"
-            ),
-            vec![("parent_jobs".to_owned(), true)]
-        );
-        assert_eq!(
-            locks(
-                b"ALTER TABLE ONLY \"s\".gfsc_jobs\n    ADD CONSTRAINT f FOREIGN KEY (fk_parent_job_id) REFERENCES \"s\".parent_jobs(id) ON DELETE CASCADE;",
-                "FK CONSTRAINT"
-            ),
-            vec![
-                ("gfsc_jobs".to_owned(), true),
-                ("parent_jobs".to_owned(), true)
-            ]
-        );
     }
 }

@@ -124,7 +124,7 @@ impl<W: Write> SelectiveLoad<W> {
         }
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         text.push_str(&sql::foreign_key_check(&refs));
-        text.push_str(&self.stream.verification(&sql::tables_scope(&refs)));
+        text.push_str(&self.stream.verification(&sql::tables_scope(&refs), true));
         self.stream.close_with(&text)
     }
 
