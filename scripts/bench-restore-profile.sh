@@ -78,33 +78,22 @@ say "building csi (release)"
 csi="${CARGO_TARGET_DIR:-$root/target}/release/csi"
 csi_cmd=(env -u PGHOST -u PGPORT -u PGUSER "$csi" --config "$work/csi.hcl" --state-dir "$work/state")
 
-psql -X -q -d postgres -c "ALTER SYSTEM SET log_min_duration_statement = 0" -c "SELECT pg_reload_conf()" >/dev/null
-postmaster=$(head -n 1 "$work/pg/data/postmaster.pid")
 bytes=$(dump_size "$repo" "$big")
 
-profile() { # $1: label, then the command
-    local label=$1
-    shift
-    settle >/dev/null
-    python3 "$root/scripts/bench/profile.py" --log "$work/pg/log" --postmaster "$postmaster" \
-        --label "$label" -- "$@" || die "$label failed"
-}
 
 printf 'restore profile, %s; %s cores, load average %s; dump %s MiB; PostgreSQL %s\n' \
     "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(mib "$bytes")" \
     "$(psql -X -At -d postgres -c 'show server_version' | cut -d' ' -f1)"
+export -f bare_pipe
+export db
 for run in "${runs[@]}"; do
     case "$run" in
         extract)
-            profile "borg extract alone" bash -c "borg extract --stdout '$repo::$big' database-all.sql >/dev/null" ;;
+            profile_run "borg extract alone" bash -c "borg extract --stdout '$repo::$big' database-all.sql >/dev/null" ;;
         pipe)
-            profile "bare pipe (DROP SCHEMA, then borg extract | psql)" bash -c "
-                psql -X -q -v ON_ERROR_STOP=1 -d '$db' -c 'SET client_min_messages = warning' -c 'DROP SCHEMA cosims CASCADE' &&
-                borg extract --stdout '$repo::$big' database-all.sql |
-                grep -v -x -E 'CREATE (ROLE [^ ;]+|DATABASE .*);' |
-                psql -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null" ;;
+            profile_run "bare pipe (DROP SCHEMA, then borg extract | psql)" bash -c 'bare_pipe "$@"' _ "$repo" "$big" ;;
         [0-9]*)
-            profile "csi env restore-db --jobs $run" "${csi_cmd[@]}" env restore-db bench --archive "$big" \
+            profile_run "csi env restore-db --jobs $run" "${csi_cmd[@]}" env restore-db bench --archive "$big" \
                 --yes --keep-services --no-safety-backup --jobs "$run" ;;
         *) die "unknown run $run" ;;
     esac

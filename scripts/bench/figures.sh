@@ -172,6 +172,7 @@ figure_restore() {
     extract_s=$(run_extract "$repo" "$big")
     say "restoring $(mib "$big_bytes") MiB: bare pipe, csi --jobs 1, 2, 4, csi --tables; $rounds rounds"
     local i j seconds rss load pipes=() j1=() j2=() j4=() loads=() tables=() rss_big=0 rss_tables=0
+    local machine=("before: $(cut -d' ' -f1 /proc/loadavg)")
     for ((i = 0; i < rounds; i++)); do
         pipes+=("$(run_pipe "$repo" "$big" "$work/dump.counts")")
         for j in 1 2 4; do
@@ -188,6 +189,7 @@ figure_restore() {
         read -r seconds rss _ <<<"$out"
         tables+=("$seconds")
         ((rss > rss_tables)) && rss_tables=$rss
+        machine+=("after round $((i + 1)): $(cut -d' ' -f1 /proc/loadavg)")
     done
     say "restoring the small dump ($(mib "$small_bytes") MiB) with csi"
     local rss_small
@@ -212,4 +214,14 @@ figure_restore() {
     detail "  csi --jobs 1 ${j1[*]} s; --jobs 2 ${j2[*]} s; --jobs 4 ${j4[*]} s (load alone, csi's figure: ${loads[*]} s)"
     detail "  csi --tables system_parameters,log_levels ${tables[*]} s, peak RSS $((rss_tables / 1024)) MiB"
     detail "  csi peak RSS $((rss_big / 1024)) MiB on $(mib "$big_bytes") MiB, $((rss_small / 1024)) MiB on $(mib "$small_bytes") MiB"
+    detail "  load average (1 min) $(IFS=';'; echo "${machine[*]}" | sed 's/;/, /g') (the bench itself counts: up to $(nproc) busy processes)"
+    say "where the time goes: one more pipe and --jobs 4, profiled"
+    local lines
+    export -f bare_pipe
+    export db
+    lines=$(profile_run "bare pipe" bash -c 'bare_pipe "$@"' _ "$repo" "$big")
+    while IFS= read -r line; do detail "  $line"; done <<<"$lines"
+    lines=$(profile_run "csi env restore-db --jobs 4" "${csi_cmd[@]}" env restore-db bench --archive "$big" \
+        --yes --keep-services --no-safety-backup --jobs 4)
+    while IFS= read -r line; do detail "  $line"; done <<<"$lines"
 }

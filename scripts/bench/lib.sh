@@ -203,10 +203,7 @@ run_pipe() { # $1: repository, $2: archive, $3: dump_counts file
     local start seconds
     settle
     start=$(now)
-    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "SET client_min_messages = warning" -c "DROP SCHEMA cosims CASCADE"
-    if ! borg extract --stdout "$1::$2" database-all.sql \
-        | grep -v -x -E 'CREATE (ROLE [^ ;]+|DATABASE .*);' \
-        | psql -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null 2>"$work/pipe.err"; then
+    if ! bare_pipe "$1" "$2" 2>"$work/pipe.err"; then
         tail -n 5 "$work/pipe.err" >&2
         die "the bare pipe failed: not a figure"
     fi
@@ -215,6 +212,30 @@ run_pipe() { # $1: repository, $2: archive, $3: dump_counts file
     cmp -s "$3" "$work/pipe.counts" \
         || { diff "$3" "$work/pipe.counts" >&2; die "the bare pipe's row counts differ from the dump's: not a figure"; }
     echo "$seconds"
+}
+
+# The runbook's restore: the schema dropped by hand, then the whole dump piped into
+# psql with ON_ERROR_STOP (the dump's CREATE ROLE and CREATE DATABASE lines, which fail
+# on an existing cluster, filtered out).
+bare_pipe() { # $1: repository, $2: archive
+    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "SET client_min_messages = warning" -c "DROP SCHEMA cosims CASCADE" &&
+        borg extract --stdout "$1::$2" database-all.sql |
+        grep -v -x -E 'CREATE (ROLE [^ ;]+|DATABASE .*);' |
+            psql -X -q -v ON_ERROR_STOP=1 -d postgres >/dev/null
+}
+
+# Where the time of one run goes (scripts/bench/profile.py), the server logging every
+# statement's duration meanwhile: prints the profile's lines. $1: label, then the
+# command (run after a checkpoint).
+profile_run() {
+    local label=$1 postmaster
+    shift
+    settle
+    postmaster=$(head -n 1 "$work/pg/data/postmaster.pid")
+    psql -X -q -d postgres -c "ALTER SYSTEM SET log_min_duration_statement = 0" -c "SELECT pg_reload_conf()" >/dev/null
+    python3 "$root/scripts/bench/profile.py" --log "$work/pg/log" --postmaster "$postmaster" \
+        --label "$label" -- "$@" || die "$label failed"
+    psql -X -q -d postgres -c "ALTER SYSTEM RESET log_min_duration_statement" -c "SELECT pg_reload_conf()" >/dev/null
 }
 
 run_extract() { # $1: repository, $2: archive

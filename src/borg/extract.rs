@@ -48,6 +48,28 @@ impl Borg {
             .collect()
     }
 
+    /// The size of the archive's dump (its items listed); an archive without one is a
+    /// precondition failure.
+    pub async fn dump_size(&self, archive: &str) -> anyhow::Result<u64> {
+        let items = self.items(archive).await?;
+        match items.iter().find(|i| i.path == DUMP_ITEM && i.kind == "-") {
+            Some(item) => Ok(item.size),
+            None => {
+                let held: Vec<&str> = items.iter().map(|i| i.path.as_str()).collect();
+                Err(crate::error::precondition(format!(
+                    "archive {archive} has no {DUMP_ITEM} (it holds: {})",
+                    if held.is_empty() {
+                        "nothing".to_owned()
+                    } else {
+                        held.join(", ")
+                    }
+                ))
+                .with_hint("only archives made by the nightly backup (or by csi) can be restored")
+                .into())
+            }
+        }
+    }
+
     /// `borg extract --stdout REPO::ARCHIVE ITEM`: the item's bytes on stdout. (A
     /// path that matches nothing makes borg exit 1 with nothing on stdout: callers
     /// must treat any non-zero exit as a failure.)

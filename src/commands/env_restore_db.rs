@@ -17,7 +17,7 @@ use crate::database::restore::{
     staging_name, Emptying, FullOptions, LoadOutcome, LoadRequest, Mode, ParallelOptions,
     SelectedTable, SelectiveOptions,
 };
-use crate::database::{dump_size, inspect, selected_tables, Target, TargetState, TargetTable};
+use crate::database::{inspect, selected_tables, Target, TargetState, TargetTable};
 use crate::error::{precondition, usage, CsiError, Kind};
 use crate::journal::Operation;
 use crate::nomad::services::{restart, stop_running, PartialStop, StoppedService};
@@ -63,11 +63,7 @@ pub async fn run(ctx: &Context, args: RestoreDbArgs) -> anyhow::Result<()> {
     // The archive and the target's state, at the same time.
     let spec = ArchiveSpec::parse(&args.archive);
     let (archive, inspected) = tokio::join!(
-        async {
-            let archive = borg.resolve(&spec, &settings.borg.archive_prefix).await?;
-            let size = dump_size(&borg, &archive.name).await?;
-            anyhow::Ok((archive, size))
-        },
+        borg.resolve_dump(&spec, &settings.borg.archive_prefix),
         inspect_target(&target, &args.tables)
     );
     let (archive, size) = archive?;

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::restore::{check_archive, DumpSource};
 use super::target::Target;
-use crate::borg::{Borg, DUMP_ITEM};
+use crate::borg::Borg;
 use crate::error::{failed, CsiError, Kind};
 use crate::output::Printer;
 use crate::process::ProcessError;
@@ -84,23 +84,7 @@ pub async fn make_backup(
 
 /// The size of the archive's dump; an archive without one is a precondition failure.
 pub async fn dump_size(borg: &Borg, archive: &str) -> anyhow::Result<u64> {
-    let items = borg.items(archive).await?;
-    match items.iter().find(|i| i.path == DUMP_ITEM && i.kind == "-") {
-        Some(item) => Ok(item.size),
-        None => {
-            let held: Vec<&str> = items.iter().map(|i| i.path.as_str()).collect();
-            Err(crate::error::precondition(format!(
-                "archive {archive} has no {DUMP_ITEM} (it holds: {})",
-                if held.is_empty() {
-                    "nothing".to_owned()
-                } else {
-                    held.join(", ")
-                }
-            ))
-            .with_hint("only archives made by the nightly backup (or by csi) can be restored")
-            .into())
-        }
-    }
+    borg.dump_size(archive).await
 }
 
 fn one_line(e: &anyhow::Error) -> String {

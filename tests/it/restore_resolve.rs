@@ -223,3 +223,61 @@ impl TestOther {
         pg.dumpall()
     }
 }
+
+/// The archive, the proof that it holds the dump and the dump's size come from one
+/// borg call before the load (each borg call is a Python start-up); the checkpoint an
+/// interrupted create leaves is never `latest`.
+#[test]
+fn one_borg_call_before_the_load_resolves_the_archive_and_sizes_its_dump() {
+    let mut bed = Bed::new();
+    let dump = bed.pg.dumpall();
+    bed.archive_of("pgdump_2026-11-19T04:00:00", "2026-11-19T04:00:00", &dump);
+    bed.archive_of(
+        "pgdump_2026-11-20T04:00:00.checkpoint",
+        "2026-11-20T04:00:00",
+        b"-- cut short",
+    );
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v borg"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8(real.stdout).unwrap().trim().to_owned();
+    let wrapped = bed.env.path().join("wrapped");
+    std::fs::create_dir_all(&wrapped).unwrap();
+    let calls = bed.env.path().join("borg-calls");
+    let wrapper = wrapped.join("borg");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\nexec '{real}' \"$@\"\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    bed.env.set_env(
+        "PATH",
+        &format!("{}:{}", wrapped.display(), support::csi::test_path()),
+    );
+    for archive in ["latest", "pgdump_2026-11-19T04:00:00", "2026-11-21"] {
+        std::fs::write(&calls, "").unwrap();
+        let run = bed.restore(archive, &["--no-safety-backup"]);
+        assert_eq!(run.code, 0, "{archive}: {}", run.all_output());
+        assert!(
+            run.stdout
+                .contains("pgdump_2026-11-19T04:00:00 (dumped 2026-11-19 04:00:00"),
+            "{archive}: {}",
+            run.stdout
+        );
+        let called = std::fs::read_to_string(&calls).unwrap();
+        assert_eq!(
+            called.lines().collect::<Vec<_>>(),
+            ["info", "extract"],
+            "{archive}: borg was called for {called:?}"
+        );
+    }
+}
