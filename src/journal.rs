@@ -91,7 +91,10 @@ impl Journal {
 
     /// Appends one entry and flushes it to disk before returning.
     pub fn append(&self, entry: &Entry) -> Result<(), CsiError> {
-        let line = redact(&serde_json::to_string(entry).expect("journal entries encode"));
+        let line = redact(
+            &serde_json::to_string(entry)
+                .map_err(|e| failed(format!("cannot encode the journal entry: {e}")))?,
+        );
         if let Some(dir) = self.path.parent() {
             fs_err::create_dir_all(dir)
                 .map_err(|e| failed(format!("cannot create the state directory: {e}")))?;

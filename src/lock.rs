@@ -203,7 +203,8 @@ fn read_from(file: &mut std::fs::File) -> Option<LockInfo> {
 }
 
 fn write_info(file: &mut std::fs::File, info: &LockInfo, path: &Path) -> Result<(), CsiError> {
-    let text = serde_json::to_string(info).expect("lock info encodes");
+    let text = serde_json::to_string(info)
+        .map_err(|e| failed(format!("cannot encode the lock's holder: {e}")))?;
     file.set_len(0)
         .and_then(|_| file.seek(SeekFrom::Start(0)))
         .and_then(|_| file.write_all(text.as_bytes()))

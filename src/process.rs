@@ -266,8 +266,14 @@ impl Cmd {
         if let (Some(sig), Some(pid)) = (forwarded, pid) {
             let _ = kill(pid, sig);
         }
-        let mut stdout = lines(child.stdout.take().expect("piped stdout"));
-        let mut stderr = lines(child.stderr.take().expect("piped stderr"));
+        let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(ProcessError::Io {
+                command: self.display(),
+                source: std::io::Error::other("stdout and stderr were not piped"),
+            });
+        };
+        let mut stdout = lines(out);
+        let mut stderr = lines(err);
         let mut tail = VecDeque::new();
         let (mut out_open, mut err_open) = (true, true);
         while out_open || err_open {

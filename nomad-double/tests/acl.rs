@@ -1,5 +1,8 @@
 //! ACL token check when a token is configured.
 
+// Tests may panic: a panic is a failed test (the product code may not: Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::Double;

@@ -1,5 +1,8 @@
 //! Blocking queries: `?index=N&wait=D` returns on a change past N, or when the wait ends.
 
+// Tests may panic: a panic is a failed test (the product code may not: Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::Double;

@@ -1,6 +1,9 @@
 //! The scheduler stand-in's CPU capacity: placement failures, blocked evaluations,
 //! and the known fix (lower `resources.cpu`, resubmit).
 
+// Tests may panic: a panic is a failed test (the product code may not: Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{with_task, Double};

@@ -1,5 +1,8 @@
 //! Register, deploy, version, fail, revert: the job life cycle csi drives.
 
+// Tests may panic: a panic is a failed test (the product code may not: Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{with_task, Double};

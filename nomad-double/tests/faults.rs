@@ -1,6 +1,9 @@
 //! Injected faults: error statuses, hanging requests, lost answers, the control
 //! endpoints and the request log.
 
+// Tests may panic: a panic is a failed test (the product code may not: Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::Double;

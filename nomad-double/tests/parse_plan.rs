@@ -1,5 +1,8 @@
 //! /v1/jobs/parse on the project's kinds of job files, and plan diffs.
 
+// Tests may panic: a panic is a failed test (the product code may not: Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{fixture, with_task, Double};

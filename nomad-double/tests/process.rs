@@ -1,5 +1,8 @@
 //! The binary itself: ready line, SIGTERM, state file across restarts, latency.
 
+// Tests may panic: a panic is a failed test (the product code may not: Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::Double;

@@ -7,6 +7,9 @@
 //! name. A trailing `?` allows `null` — Nomad sends `null` for nil Go maps, slices and
 //! pointers, so a client must accept it there.
 
+// Tests may panic: a panic is a failed test (the product code may not: Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{with_task, Double};

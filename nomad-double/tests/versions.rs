@@ -2,6 +2,9 @@
 //! parsing per version, the agent's version, `rpc error: ` prefixes, slow stops,
 //! garbage collection, FailedTGAllocs on blocked evaluations, running-while-deploying.
 
+// Tests may panic: a panic is a failed test (the product code may not: Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{fixture, with_task, Double};

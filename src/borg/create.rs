@@ -100,9 +100,9 @@ impl Borg {
         let mut borg = borg_cmd.spawn_piped(true, true, move |line| {
             let _ = tx.send(line.to_owned());
         })?;
-        let mut input = dump.take_stdout().expect("the dump's stdout is piped");
-        let mut output = borg.take_stdin().expect("borg's stdin is piped");
-        let mut borg_out = borg.take_stdout().expect("borg's stdout is piped");
+        let mut input = dump.stdout_pipe()?;
+        let mut output = borg.stdin_pipe()?;
+        let mut borg_out = borg.stdout_pipe()?;
         let reader = std::thread::spawn(move || {
             let mut text = String::new();
             let _ = std::io::Read::read_to_string(&mut borg_out, &mut text);

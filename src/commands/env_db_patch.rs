@@ -26,10 +26,11 @@ pub async fn run(ctx: &Context, args: DbPatchArgs) -> anyhow::Result<()> {
     if args.list {
         return list(ctx, &target).await;
     }
+    // clap requires FILE unless --list; said again rather than assumed.
     let file = args
         .file
         .as_ref()
-        .expect("clap requires FILE unless --list");
+        .ok_or_else(|| crate::error::usage("db-patch needs FILE.sql (or --list)"))?;
     let transactional = !args.no_transaction;
     let patch = Patch::load(file)?;
     patch.check_mode(transactional)?;

@@ -20,10 +20,11 @@ pub async fn run(ctx: &Context, args: UpgradeArgs) -> anyhow::Result<()> {
     if args.abandon {
         return abandon(ctx, &settings).await;
     }
+    // clap requires --tag unless --abandon; said again rather than assumed.
     let tag = args
         .tag
         .clone()
-        .expect("clap requires --tag unless --abandon");
+        .ok_or_else(|| crate::error::usage("upgrade needs --tag TAG (or --abandon)"))?;
     let patches = args
         .migrations
         .iter()

@@ -95,9 +95,9 @@ impl WebHost {
             .ssh(&script::receive(partial))
             .spawn_piped(true, false, |line| tracing::warn!("ssh: {line}"))
             .map_err(|e| self.failure(e, "uploading the dashboard"))?;
-        let stdin = ssh.take_stdin().expect("piped stdin");
+        let stdin = ssh.stdin_pipe()?;
         let reader: Box<dyn Read + Send> = match producer.as_mut() {
-            Some(tar) => Box::new(tar.take_stdout().expect("piped stdout")),
+            Some(tar) => Box::new(tar.stdout_pipe()?),
             None => Box::new(
                 fs_err::File::open(&source.path)
                     .with_context(|| format!("opening {}", source.path.display()))?,

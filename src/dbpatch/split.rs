@@ -267,7 +267,8 @@ pub fn split(text: &str) -> Result<Vec<Statement>, SplitError> {
             }
             b'$' if (i == 0 || !is_ident_char(b[i - 1])) && dollar_tag(b, i).is_some() => {
                 cur.mark(i, line);
-                let len = dollar_tag(b, i).expect("checked");
+                // The guard has just found the tag; 1 (a lone `$`) is never taken.
+                let len = dollar_tag(b, i).unwrap_or(1);
                 let tag = &b[i..i + len];
                 let opened = line;
                 i += len;

@@ -37,7 +37,10 @@ impl Meter {
             ),
             Meter::Spinner => (ProgressBar::new_spinner(), "{spinner} {wide_msg}"),
         };
-        bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+        // The templates are constants; a typo in one shows the default style, never a panic.
+        bar.set_style(
+            ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
         bar
     }
 }
@@ -88,7 +91,8 @@ impl Printer {
         } else {
             "{spinner} {wide_msg}"
         };
-        let style = ProgressStyle::with_template(template).expect("valid template");
+        let style = ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
         let rows = names
             .iter()
             .map(|name| {

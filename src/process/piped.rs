@@ -143,6 +143,21 @@ impl Running {
         self.stdout.take()
     }
 
+    /// The stdin pipe of a child spawned with one; an error (not a panic) when it was
+    /// not asked for or was taken already.
+    pub fn stdin_pipe(&mut self) -> anyhow::Result<File> {
+        self.stdin
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("internal: {}'s stdin is not piped", self.display))
+    }
+
+    /// The stdout pipe, as [`stdin_pipe`](Self::stdin_pipe).
+    pub fn stdout_pipe(&mut self) -> anyhow::Result<File> {
+        self.stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("internal: {}'s stdout is not piped", self.display))
+    }
+
     pub fn killer(&self) -> Killer {
         self.killer.clone()
     }

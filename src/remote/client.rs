@@ -243,7 +243,7 @@ async fn exchange(
             None => tracing::info!("csi on the host: {line}"),
         })?;
     let mut stdin = child.take_stdin();
-    let stdout = child.take_stdout().expect("the agent's stdout is piped");
+    let stdout = child.stdout_pipe()?;
     let line = serde_json::to_string(request)?;
     if let Some(pipe) = stdin.as_mut() {
         // A host that cannot start csi closes the pipe: said by what follows.

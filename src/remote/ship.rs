@@ -81,7 +81,7 @@ pub async fn ship(session: &Session) -> anyhow::Result<String> {
     let mut copy = session
         .remote(&script)
         .spawn_piped(true, false, |line| tracing::info!("shipping csi: {line}"))?;
-    let mut stdin = copy.take_stdin().expect("the copy's stdin is piped");
+    let mut stdin = copy.stdin_pipe()?;
     let sent = tokio::task::spawn_blocking(move || {
         let mut file = fs_err::File::open(&local)?;
         std::io::copy(&mut file, &mut stdin)

@@ -154,7 +154,8 @@ pub fn load(state_dir: &Path) -> Result<Option<UpgradeRecord>, CsiError> {
 /// Writes the progress atomically (a temporary file renamed over the old one).
 pub fn save(state_dir: &Path, progress: &UpgradeRecord) -> Result<(), CsiError> {
     let path = state_dir.join(FILE);
-    let text = serde_json::to_string_pretty(progress).expect("progress encodes");
+    let text = serde_json::to_string_pretty(progress)
+        .map_err(|e| failed(format!("cannot encode the upgrade's progress: {e}")))?;
     fs_err::create_dir_all(state_dir)
         .map_err(|e| failed(format!("cannot create the state directory: {e}")))?;
     crate::atomic_file::write_atomically(&path, &format!("{text}\n"))

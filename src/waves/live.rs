@@ -70,7 +70,8 @@ pub fn acquire(state_dir: &Path, runner: &WavesRunner) -> Result<RunnerLock, Csi
                 .with_hint("`--status` shows where it stands; `--abort` stops it"),
         );
     };
-    let text = serde_json::to_string(runner).expect("runner info encodes");
+    let text = serde_json::to_string(runner)
+        .map_err(|e| failed(format!("cannot encode the wave runner's record: {e}")))?;
     file.set_len(0)
         .and_then(|_| file.seek(SeekFrom::Start(0)))
         .and_then(|_| file.write_all(text.as_bytes()))

@@ -2,6 +2,9 @@
 //! components (OpenTofu, PostgreSQL 12, borg, OpenSSH, moto) and the Nomad double.
 //! One binary links once and shares one support layer (`support`, `restore_bed`).
 
+// Tests may panic: a panic is a failed test (the product code may not: Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod restore_bed;
 mod support;
 

@@ -222,7 +222,10 @@ fn reconcile(
                 .get(&gname)
                 .copied();
             if matches!(change, Some(GroupChange::InPlace | GroupChange::Unchanged)) {
-                let rec = store.allocs.get_mut(&alloc_id).expect("listed above");
+                // Listed from the store just above, under the same lock.
+                let Some(rec) = store.allocs.get_mut(&alloc_id) else {
+                    continue;
+                };
                 rec.alloc.job = job.clone();
                 rec.alloc.deployment_status = None;
                 rec.alloc.modify_index = idx;
@@ -272,10 +275,13 @@ fn reconcile(
         }
     }
     for (gname, n) in &placements {
-        let group = jobspec::groups(job)
+        // The placements are named after the job's own groups.
+        let Some(group) = jobspec::groups(job)
             .iter()
             .find(|g| str_field(g, "Name") == gname)
-            .expect("group of the job");
+        else {
+            continue;
+        };
         let rec = new_alloc(
             job,
             group,

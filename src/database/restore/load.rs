@@ -152,7 +152,7 @@ async fn load_streams(
     let input = source.take_reader();
     let mut ending = source.ending();
     let source = &source;
-    let output = psql.take_stdin().expect("psql's stdin is piped");
+    let output = psql.stdin_pipe()?;
     enlarge_pipe(&output, PIPE_BYTES);
     let (events_tx, events) = std::sync::mpsc::channel::<Event>();
     let connections = match &request.mode {
@@ -166,13 +166,9 @@ async fn load_streams(
             .target
             .psql()
             .spawn_piped(true, true, move |line| tracing::info!("psql {c}: {line}"))?;
-        let stdin = other.take_stdin().expect("psql's stdin is piped");
+        let stdin = other.stdin_pipe()?;
         enlarge_pipe(&stdin, PIPE_BYTES);
-        watch_marks(
-            other.take_stdout().expect("psql's stdout is piped"),
-            c,
-            events_tx.clone(),
-        );
+        watch_marks(other.stdout_pipe()?, c, events_tx.clone());
         other_inputs.push(stdin);
         others.push(other);
     }
@@ -187,7 +183,7 @@ async fn load_streams(
     );
     let (ready_tx, mut ready_rx) = tokio::sync::oneshot::channel();
     let committed = watch_psql(
-        psql.take_stdout().expect("psql's stdout is piped"),
+        psql.stdout_pipe()?,
         ready_marker.clone(),
         ready_tx,
         events_tx,
@@ -358,7 +354,8 @@ async fn load_streams(
 
     // Committing, or not: only once psql has run everything before COMMIT (the checks
     // included) and reported it, so that a signal until then still rolls back.
-    let mut commit = interrupted.is_none() && reasons.is_empty();
+    // A stream without its writer (it stopped) has a reason already: never committed.
+    let mut commit = interrupted.is_none() && reasons.is_empty() && writer.is_some();
     if commit {
         tokio::select! {
             ready = &mut ready_rx => {
@@ -372,20 +369,22 @@ async fn load_streams(
             }
         }
     }
-    if commit {
-        let mut writer = writer.expect("a complete stream has its writer");
-        let sent = tokio::task::spawn_blocking(move || {
-            writer.generated("COMMIT;\n")?;
-            writer.flush()
-        })
-        .await;
-        if let Ok(Err(e)) = &sent {
-            tracing::info!("writing COMMIT to psql: {e}");
+    match (commit, writer) {
+        (true, Some(mut writer)) => {
+            let sent = tokio::task::spawn_blocking(move || {
+                writer.generated("COMMIT;\n")?;
+                writer.flush()
+            })
+            .await;
+            if let Ok(Err(e)) = &sent {
+                tracing::info!("writing COMMIT to psql: {e}");
+            }
         }
-    } else {
-        psql_killer.signal(Signal::SIGTERM);
-        stop_others();
-        drop(writer);
+        (_, writer) => {
+            psql_killer.signal(Signal::SIGTERM);
+            stop_others();
+            drop(writer);
+        }
     }
     let psql_finished = psql.wait().await?;
     let mut others_finished = Vec::new();

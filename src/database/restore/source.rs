@@ -46,7 +46,7 @@ impl DumpSource {
         let mut child =
             borg.extract_stdout(archive, DUMP_ITEM)
                 .spawn_piped(false, true, |line| tracing::info!("borg: {line}"))?;
-        let stdout = child.take_stdout().expect("borg's stdout is piped");
+        let stdout = child.stdout_pipe()?;
         enlarge_pipe(&stdout, PIPE_BYTES);
         let killer = child.killer();
         let name = archive.to_owned();

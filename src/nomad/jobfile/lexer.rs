@@ -75,10 +75,15 @@ impl Lexer<'_> {
     }
 
     fn push(&mut self, kind: Kind, end: usize) {
+        self.push_with_inner(kind, end, 0..0);
+    }
+
+    /// A string or heredoc token, with the range of its content.
+    fn push_with_inner(&mut self, kind: Kind, end: usize, inner: std::ops::Range<usize>) {
         self.tokens.push(Token {
             kind,
             range: self.pos..end,
-            inner: 0..0,
+            inner,
         });
         self.pos = end;
     }
@@ -105,14 +110,12 @@ impl Lexer<'_> {
                 b'"' => {
                     let end = self.string(self.pos)?;
                     let start = self.pos;
-                    self.push(Kind::Str, end);
-                    self.tokens.last_mut().expect("just pushed").inner = start + 1..end - 1;
+                    self.push_with_inner(Kind::Str, end, start + 1..end - 1);
                 }
                 b'<' if next == Some(b'<') => match self.heredoc_header(self.pos) {
                     Some((marker, body_start)) => {
                         let (body_end, end) = self.heredoc_body(self.pos, marker, body_start)?;
-                        self.push(Kind::Heredoc, end);
-                        self.tokens.last_mut().expect("just pushed").inner = body_start..body_end;
+                        self.push_with_inner(Kind::Heredoc, end, body_start..body_end);
                     }
                     None => self.push(Kind::Other, self.pos + 2),
                 },
