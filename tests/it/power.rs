@@ -478,10 +478,8 @@ fn an_old_backup_needs_its_own_confirmation() {
 #[test]
 #[ignore = "needs HashiCorp terraform on PATH (not installable from the project's registries)"]
 fn terraform_itself_drives_the_same_tree() {
-    let terraform = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("terraform"))
-        .find(|p| p.is_file())
-        .expect("terraform is not on PATH: this test needs it");
+    let terraform =
+        support::csi::on_path("terraform").expect("terraform is not on PATH: this test needs it");
     let bed = bed(false, Duration::hours(2), None);
     let tofu = support::csi::tofu().display().to_string();
     replace_in(&bed.env.config, &tofu, &terraform.display().to_string());

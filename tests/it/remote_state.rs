@@ -206,10 +206,8 @@ fn a_lock_held_by_one_operator_is_named_to_the_other() {
 #[test]
 #[ignore = "needs HashiCorp terraform 1.10+ on PATH (not installable from the project's registries)"]
 fn a_lock_in_the_bucket_itself_is_named_to_the_other_operator() {
-    let terraform = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("terraform"))
-        .find(|p| p.is_file())
-        .expect("terraform is not on PATH: this test needs it");
+    let terraform =
+        support::csi::on_path("terraform").expect("terraform is not on PATH: this test needs it");
     lock_held_by_one_operator_is_named_to_the_other(Locking::InBucket, &terraform);
 }
 

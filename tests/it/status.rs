@@ -154,13 +154,6 @@ fn busy_span(dir: &std::path::Path, name: &str) -> (f64, f64) {
     (start, end)
 }
 
-fn which(program: &str) -> std::path::PathBuf {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap())
-        .map(|dir| dir.join(program))
-        .find(|path| path.exists())
-        .unwrap_or_else(|| panic!("{program} not on PATH"))
-}
-
 fn six_services() -> String {
     [
         ("job-creation", "job_creation.nomad"),
@@ -190,7 +183,12 @@ fn status_takes_as_long_as_its_slowest_source_not_the_sum() {
     let slow = env.path().join("slow");
     let real_tofu = support::csi::tofu();
     slow_wrapper(&slow, "tofu", &real_tofu, 0.8);
-    slow_wrapper(&slow, "borg", &which("borg"), 0.8);
+    slow_wrapper(
+        &slow,
+        "borg",
+        &support::csi::on_path("borg").expect("borg not on PATH"),
+        0.8,
+    );
     let config = ConfigParts {
         name: "sandbox",
         protected: false,

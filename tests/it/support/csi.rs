@@ -178,10 +178,14 @@ pub fn tofu() -> PathBuf {
     if local.exists() {
         return local;
     }
+    on_path("tofu").expect("tofu not found: run scripts/bootstrap.sh")
+}
+
+/// `program` in the first directory of PATH that has it.
+pub fn on_path(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("tofu"))
-        .find(|p| p.exists())
-        .expect("tofu not found: run scripts/bootstrap.sh")
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
 }
 
 /// A private copy of terraform/sandbox with a secrets var file holding `secret`.
